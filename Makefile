@@ -1,0 +1,32 @@
+# Two commands matter: `make run` (install, then start the main job) and `make test`.
+VENV   ?= .venv
+PYTHON ?= python3
+PY      = $(VENV)/bin/python
+STAMP   = $(VENV)/.installed
+
+.PHONY: install run test bench sysdeps ext clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# System packages the tests use as independent oracles / real clients (RTKLIB).
+sysdeps:
+	@bash tools/ensure_sysdeps.sh
+
+run: install
+	$(VENV)/bin/beidou demo
+
+test: install sysdeps
+	$(PY) -m pytest -q
+
+bench: install sysdeps
+	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,44 @@
+"""``beidou`` console command. Each subcommand is a module with ``add_arguments(parser)`` and
+``run(args) -> int``, imported only when that subcommand is used."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "spp": ("rtk_engine.cli.spp", "single-point positioning of a RINEX observation file"),
+    "demo": ("beidou.demo", "the main job: run the demo (until the service exists: SPP on data/)"),
+}
+
+
+def register(name: str, module: str, help_text: str) -> None:
+    COMMANDS[name] = (module, help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="beidou", description="BeiDou high-precision positioning service")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = sys.argv[1] if len(sys.argv) > 1 else None
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is not None:
+        sys.argv = [sys.argv[0], *argv]
+    parser = build_parser()
+    args = parser.parse_args()
+    if not args.command:
+        parser.print_help()
+        return 2
+    module = importlib.import_module(COMMANDS[args.command][0])
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

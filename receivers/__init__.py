@@ -1,0 +1,1 @@
+"""Byte-stream links to receivers: serial (pyserial), TCP client/server, NTRIP client, file replay."""

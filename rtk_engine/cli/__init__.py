@@ -1,0 +1,1 @@
+"""Command-line front ends of the GNSS library (``beidou spp``, ``beidou rtk``, ``beidou ppp``)."""

@@ -1,0 +1,1 @@
+"""File and message formats (RINEX, Hatanaka, SP3, CLK, ANTEX, SINEX, RTCM3, NMEA, .pos)."""

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test suite uses (RTKLIB as oracle and third-party NTRIP peer)
+# when they are missing. Needs root (CI and the dev machines run as root); otherwise it only warns.
+set -u
+need=()
+command -v rnx2rtkp >/dev/null 2>&1 || need+=(rtklib)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "warning: missing ${need[*]} (not root, not installing); oracle tests will skip" >&2
+  exit 0
+fi
+echo "installing ${need[*]} from Debian" >&2
+(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}") >/dev/null \
+  || echo "warning: could not install ${need[*]}" >&2
+exit 0
