@@ -9,6 +9,12 @@ import sys
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "spp": ("rtk_engine.cli.spp", "single-point positioning of a RINEX observation file"),
+    "rtk": ("rtk_engine.cli.rtk", "RTK / PPK of a rover RINEX file against a base"),
+    "ppp": ("rtk_engine.cli.ppp", "precise point positioning with SP3/CLK products"),
+    "caster": ("ntrip_caster.cli", "run the NTRIP caster"),
+    "client": ("receivers.cli_client", "NTRIP client relaying corrections to a receiver"),
+    "replay": ("receivers.cli_replay", "replay a recorded RINEX station as a live RTCM3 source"),
+    "serve": ("api.cli", "the service: API, dashboard, caster and ingest in one process"),
     "demo": ("beidou.demo", "the main job: run the demo (until the service exists: SPP on data/)"),
 }
 

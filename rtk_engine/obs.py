@@ -41,6 +41,9 @@ class ObsHeader:
     time_system: str = "GPS"
     glonass_channels: dict[str, int] = field(default_factory=dict)  # "R01" -> FDMA channel k
     comments: list[str] = field(default_factory=list)
+    # What a reader skipped or repaired, one human-readable line each ("line 1234: bad epoch flag 9, epoch skipped").
+    # Readers also log these; callers report the count. Nothing is skipped silently.
+    skipped: list[str] = field(default_factory=list)
 
 
 @dataclass
