@@ -1,0 +1,116 @@
+"""Precise products: SP3, RINEX clock, ANTEX, SINEX readers and precise orbit interpolation.
+
+All on the real products in ../shared/data/ppp, antex, sinex; oracles are georinex (SP3) and
+the products' own redundancy (denser grids, the CLK file against the SP3 clock column).
+"""
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+
+from rtk_engine import gnss_time
+from rtk_engine.formats.sp3 import Sp3Error, read_sp3, read_sp3_many
+from tests.conftest import shared_path
+
+GRG176 = "ppp/esbc-2020-177/GRG0MGXFIN_20201760000_01D_15M_ORB.SP3.gz"
+GRG177 = "ppp/esbc-2020-177/GRG0MGXFIN_20201770000_01D_15M_ORB.SP3.gz"
+GRG_CLK = "ppp/esbc-2020-177/GRG0MGXFIN_20201770000_01D_30S_CLK.CLK.gz"
+IAC = "ppp/esbc-2020-177/Sta21114.sp3.gz"
+COD = "ppp/opec-2022-001/COD0MGXFIN_20220010000_01D_05M_ORB.SP3"
+
+
+# ----------------------------------------------------------------------------------------- SP3
+@pytest.mark.parametrize("rel", [GRG177, IAC, COD])
+def test_sp3_matches_georinex(rel):
+    gr = pytest.importorskip("georinex")
+    path = shared_path(rel)
+    ours = read_sp3(path)
+    ref = gr.load(str(path))
+    ref_t = gnss_time.from_datetime64(ref.time.values.astype("datetime64[ns]"))
+    np.testing.assert_array_equal(ours.time_ns, ref_t)  # these files are in GPS time
+    assert list(ours.sats) == sorted(str(s) for s in ref.sv.values)
+    ref = ref.sel(sv=list(ours.sats))
+    ref_pos = ref.position.values * 1e3  # km -> m
+    ref_clk = ref.clock.values  # µs
+    ok = np.isfinite(ours.pos_ecef_m)
+    # georinex keeps 0.000000 (missing) as 0; we give NaN: the finite sets must agree otherwise
+    assert np.array_equal(ok, np.isfinite(ref_pos) & (ref_pos != 0).any(axis=2, keepdims=True))
+    np.testing.assert_allclose(ours.pos_ecef_m[ok], ref_pos[ok], rtol=0, atol=1e-6)  # file has 1 mm
+    okc = np.isfinite(ours.clock_s)
+    assert np.all(np.isnan(ref_clk[~okc]) | (ref_clk[~okc] >= 999999.0))
+    np.testing.assert_allclose(ours.clock_s[okc] * 1e6, ref_clk[okc], rtol=0, atol=1e-9)
+
+
+def test_sp3_header_and_beidou_content():
+    sp3 = read_sp3(shared_path(IAC))
+    assert (sp3.version, sp3.agency, sp3.coord_frame, sp3.time_system) == ("d", "IAC", "IGS14", "GPS")
+    assert sp3.n_epochs == 97 and sp3.interval_s == 900.0
+    assert np.all(np.diff(sp3.time_ns) == 900 * gnss_time.NS)
+    assert gnss_time.to_iso(sp3.time_ns[0]).startswith("2020-06-25T00:00:00")
+    # GEO C01 at geostationary radius (42164 km), MEO C20 near 27906 km, GPS near 26560 km
+    for sat, r_km in (("C01", 42164), ("C20", 27906), ("G05", 26560)):
+        r = np.linalg.norm(sp3.pos_ecef_m[:, sp3.sat_index(sat)[0]], axis=1) / 1e3
+        assert np.nanmax(np.abs(r - r_km)) < 600, sat  # eccentricity/inclination keep within ~0.6 %
+
+
+def test_sp3_merge_consecutive_days():
+    a, b = read_sp3(shared_path(GRG176)), read_sp3(shared_path(GRG177))
+    m = read_sp3_many([shared_path(GRG177), shared_path(GRG176)])
+    assert m.n_epochs == a.n_epochs + b.n_epochs  # GRG days end at 23:45: no overlap to drop
+    assert np.all(np.diff(m.time_ns) == 900 * gnss_time.NS)
+    ia, ib = m.sat_index(a.sats), m.sat_index(b.sats)
+    np.testing.assert_array_equal(m.pos_ecef_m[: a.n_epochs][:, ia], a.pos_ecef_m)
+    np.testing.assert_array_equal(m.pos_ecef_m[a.n_epochs:][:, ib], b.pos_ecef_m)
+    # the boundary epoch shared by two files appears once
+    mm = m.merge(b)
+    assert mm.n_epochs == m.n_epochs
+    np.testing.assert_array_equal(mm.clock_s, m.clock_s)
+
+
+def _sp3_bytes(rel: str) -> bytes:
+    return gzip.decompress(shared_path(rel).read_bytes())
+
+
+def test_sp3_time_system_conversion():
+    raw = _sp3_bytes(IAC)
+    lines = raw.split(b"\n")
+    k = next(i for i, ln in enumerate(lines) if ln.startswith(b"%c"))
+    lines[k] = lines[k][:9] + b"BDT" + lines[k][12:]
+    bdt = read_sp3(b"\n".join(lines))
+    gps = read_sp3(raw)
+    assert bdt.time_system == "BDT"
+    np.testing.assert_array_equal(bdt.time_ns - gps.time_ns, 14 * gnss_time.NS)  # BDT = GPST - 14 s
+
+
+def test_sp3_missing_values_are_nan():
+    raw = _sp3_bytes(GRG177)
+    text = raw.replace(b"PE01 -11562.163582  14053.114306  23345.128269   -884.707516",
+                       b"PE01      0.000000      0.000000      0.000000 999999.999999", 1)
+    assert text != raw
+    sp3 = read_sp3(text)
+    i = sp3.sat_index("E01")[0]
+    assert np.all(np.isnan(sp3.pos_ecef_m[0, i])) and np.isnan(sp3.clock_s[0, i])
+    assert np.all(np.isfinite(sp3.pos_ecef_m[1, i]))
+
+
+@pytest.mark.parametrize("case", ["truncated", "corrupt_epoch", "bad_number", "empty", "not_sp3"])
+def test_sp3_bad_input_raises(case):
+    raw = _sp3_bytes(GRG177)
+    if case == "truncated":
+        data = raw[: len(raw) // 2]
+        data = data[: data.rfind(b"\n") + 1]
+    elif case == "corrupt_epoch":
+        data = raw.replace(b"*  2020  6 25  1  0", b"*  2020 13 25  1  0", 1)
+    elif case == "bad_number":
+        data = raw.replace(b"-11562.163582", b"-11562.1X3582", 1)
+    elif case == "empty":
+        data = b""
+    else:
+        data = b"     3.00           CLOCK DATA\n" * 5
+    with pytest.raises(Sp3Error) as exc:
+        read_sp3(data)
+    assert "<bytes>" in str(exc.value)
+    if case in ("corrupt_epoch", "bad_number"):
+        assert "line" in str(exc.value)
