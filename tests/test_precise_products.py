@@ -114,3 +114,72 @@ def test_sp3_bad_input_raises(case):
     assert "<bytes>" in str(exc.value)
     if case in ("corrupt_epoch", "bad_number"):
         assert "line" in str(exc.value)
+
+
+# ----------------------------------------------------------------------------------- RINEX CLK
+from rtk_engine.formats.rinex_clk import ClkError, read_clk  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def grg_clk():
+    return read_clk(shared_path(GRG_CLK))
+
+
+def test_clk_reads_grg_day_and_matches_its_sp3(grg_clk):
+    clk = grg_clk
+    assert clk.agency == "GRG" and clk.time_system == "GPS" and clk.interval_s == 30.0
+    assert clk.time_ns.size == 2880 and clk.sats.size == 75
+    assert np.all(np.diff(clk.time_ns) == 30 * gnss_time.NS)
+    assert np.isnan(clk.bias_s).sum() == 1  # one satellite lacks one epoch (2879 records, see the file)
+    assert np.all(clk.sigma_s[np.isfinite(clk.bias_s)] > 0)
+    # the same analysis centre's SP3 clock column samples this solution every 15 min; it is
+    # printed to 1e-12 s, so the two agree to half a unit of that last digit
+    sp3 = read_sp3(shared_path(GRG177))
+    ti = np.searchsorted(clk.time_ns, sp3.time_ns)
+    d = clk.bias_s[ti][:, clk.sat_index(sp3.sats)] - sp3.clock_s
+    assert np.all(np.isfinite(d))
+    assert np.max(np.abs(d)) <= 0.5e-12 + 1e-15
+
+
+def _clk_text() -> str:
+    return gzip.decompress(shared_path(GRG_CLK).read_bytes()).decode("ascii")
+
+
+def test_clk_rinex304_layout_and_receiver_records(grg_clk):
+    """The same content in the 3.04 layout (9-character names) with AR records mixed in."""
+    text = _clk_text()
+    head, body = text.split("END OF HEADER\n", 1)
+    head = head.replace("     3.00           CLOCK DATA", "     3.04           C         ", 1)
+    body_lines = body.splitlines()[:2000]
+    out = []
+    for ln in body_lines:
+        if ln.startswith("AS "):
+            out.append("AR BRUX00BEL " + ln[8:])  # a receiver record, must be skipped
+            out.append(ln[:7] + "     " + ln[7:])
+    data = (head + "END OF HEADER\n" + "\n".join(out) + "\n").encode()
+    clk = read_clk(data)
+    assert clk.version == 3.04 and clk.skipped == {"AR": 2000}
+    n = clk.time_ns.size
+    np.testing.assert_array_equal(clk.time_ns, grg_clk.time_ns[:n])
+    ref = grg_clk.bias_s[:n][:, grg_clk.sat_index(clk.sats)]
+    np.testing.assert_array_equal(clk.bias_s[np.isfinite(clk.bias_s)], ref[np.isfinite(clk.bias_s)])
+
+
+@pytest.mark.parametrize("case", ["empty", "no_end_of_header", "corrupt_epoch", "bad_value", "not_clk"])
+def test_clk_bad_input_raises(case):
+    text = _clk_text()[:200_000]
+    text = text[: text.rfind("\n") + 1]
+    if case == "empty":
+        text = ""
+    elif case == "no_end_of_header":
+        text = text.replace("END OF HEADER", "COMMENT      ")
+    elif case == "corrupt_epoch":
+        text = text.replace("AS G05  2020  6 25  0  0", "AS G05  2020 14 25  0  0", 1)
+    elif case == "bad_value":
+        text = text.replace("-0.884707516318E-03", "-0.88470751#318E-03", 1)
+    else:
+        text = _sp3_bytes(GRG177).decode()
+    with pytest.raises(ClkError) as exc:
+        read_clk(text.encode())
+    if case in ("corrupt_epoch", "bad_value"):
+        assert "line" in str(exc.value)
