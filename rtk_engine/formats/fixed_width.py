@@ -28,25 +28,23 @@ def read_source_bytes(source) -> tuple[bytes, str]:
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, name = bytes(source), "<bytes>"
     elif isinstance(source, (str, os.PathLike)):
-        name = str(source)
-        try:
-            from rtk_engine.formats.compressed import open_bytes  # optional: .Z, .crx-free decompression
-        except ImportError:
-            open_bytes = None
-        if open_bytes is not None:
-            data = open_bytes(Path(source))
-            if not isinstance(data, (bytes, bytearray)):
-                data = data.read() if hasattr(data, "read") else bytes(data)
-            data = bytes(data)
-        else:
-            data = Path(source).read_bytes()
+        data, name = Path(source).read_bytes(), str(source)
     elif hasattr(source, "read"):
         data, name = source.read(), getattr(source, "name", "<stream>")
         if isinstance(data, str):
             data = data.encode("ascii", "replace")
     else:
         raise TypeError(f"cannot read from {type(source).__name__}")
-    if data[:2] == b"\x1f\x8b":
+    try:  # the project's decompressor handles gzip and Unix .Z (LZW); plain gzip as a fallback
+        from rtk_engine.formats.compressed import decompress_bytes
+    except ImportError:
+        decompress_bytes = None
+    if decompress_bytes is not None:
+        try:
+            data = decompress_bytes(data, name)
+        except ValueError as exc:
+            raise FormatError(f"{name}: {exc}") from exc
+    elif data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError) as exc:

@@ -45,8 +45,8 @@ def read_clk(source) -> Clk:
 
     Raises :class:`ClkError` (a ``ValueError``) naming file and line on bad content.
     """
-    data, name = read_source_bytes(source)
     try:
+        data, name = read_source_bytes(source)
         return _parse(data, name)
     except ClkError:
         raise

@@ -170,8 +170,8 @@ def read_sp3(source) -> Sp3:
 
     Raises :class:`Sp3Error` (a ``ValueError``) naming the file and line on bad content.
     """
-    data, name = read_source_bytes(source)
     try:
+        data, name = read_source_bytes(source)
         return _parse(data, name)
     except Sp3Error:
         raise
