@@ -183,3 +183,116 @@ def test_clk_bad_input_raises(case):
         read_clk(text.encode())
     if case in ("corrupt_epoch", "bad_value"):
         assert "line" in str(exc.value)
+
+
+# ----------------------------------------------------------------------------------------- ANTEX
+from rtk_engine.formats.antex import AntexError, read_antex  # noqa: E402
+
+ATX = "antex/test.atx"
+T_2020 = int(gnss_time.from_calendar(2020, 6, 25))
+
+
+@pytest.fixture(scope="module")
+def atx():
+    return read_antex(shared_path(ATX))
+
+
+def test_antex_entries(atx):
+    assert atx.pcv_type == "A"
+    assert sorted(atx.satellites) == ["C22", "E02", "G01", "J02", "R03"]
+    assert sorted(atx.receivers) == [("JAVRINGANT_DM", "SCIS"), ("TRM59800.80", "NONE")]
+    g01 = atx.satellite("G01", T_2020)
+    assert (g01.antenna_type.strip(), g01.svn, g01.cospar) == ("BLOCK IIF", "G063", "2011-036A")
+    assert g01.valid_from_ns == int(gnss_time.from_calendar(2011, 7, 16))
+    assert sorted(atx.satellite("C22", T_2020).freqs) == ["C01", "C02", "C05", "C06", "C07"]
+    assert atx.satellite("E02", T_2020).freqs["E01"].grid_m.shape == (73, 41)  # DAZI 5, nadir 0-20 by 0.5
+
+
+def test_antex_satellite_pco_and_validity(atx):
+    # values as printed in test.atx (NORTH / EAST / UP columns hold body X/Y/Z in mm)
+    np.testing.assert_allclose(atx.satellite_pco("G01", T_2020, "G01"), [0.394, 0.0, 1.5018])
+    np.testing.assert_allclose(atx.satellite_pco("C22", T_2020, "C02"), [-0.200, 0.0, 1.460])  # B1I
+    np.testing.assert_allclose(atx.satellite_pco("C22", T_2020, "C06"), [-0.200, 0.0, 1.180])  # B3I
+    np.testing.assert_allclose(atx.satellite_pco("E02", T_2020, "E05"), [0.12269, -0.00925, 0.61715])
+    with pytest.raises(KeyError):  # G01 (SVN 63) only from 2011-07-16
+        atx.satellite_pco("G01", int(gnss_time.from_calendar(2011, 7, 15)), "G01")
+    with pytest.raises(KeyError):
+        atx.satellite_pco("G01", T_2020, "G05")
+    # G01 NOAZI nadir pattern: 0 deg -> 6.10 mm, 17 deg -> 23.50 mm, 0.5 deg -> mean of 6.10 and 4.40
+    np.testing.assert_allclose(atx.satellite_pcv("G01", T_2020, "G01", np.radians([0.0, 17.0, 0.5])),
+                               [0.0061, 0.0235, 0.00525], atol=1e-9)
+
+
+def test_antex_receiver_pco_pcv(atx):
+    pco, pcv = atx.receiver_pco_pcv("TRM59800.80     NONE", "G01", np.radians([0.0, 2.5, 0.0, 360.0]),
+                                    np.radians([80.0, 77.5, 90.0, 0.0]))
+    np.testing.assert_allclose(pco, [0.00104, 0.00070, 0.08951])
+    # table values (mm): az 0 zen 10 = -0.90; the (az 2.5, zen 12.5) cell centre is the mean of
+    # az 0/5 x zen 10/15 = (-0.90 - 1.93 - 0.90 - 1.93) / 4; zenith 0 = 0; az 360 zen 90 = +15.28
+    np.testing.assert_allclose(pcv, [-0.00090, -0.001415, 0.0, 0.01528], atol=1e-9)
+    pco2, _ = atx.receiver_pco_pcv("TRM59800.80 NONE", "G02", 0.0, np.pi / 2)
+    assert pco2.shape == (3,)
+    pco_s, pcv_s = atx.receiver_pco_pcv("JAVRINGANT_DM   SCIS", "G01", 0.0, np.radians(90.0))
+    np.testing.assert_allclose(pco_s, [0.00051, 0.00083, 0.08544])
+    assert pcv_s == pytest.approx(0.0)
+    # uncalibrated radome falls back to NONE; an unknown antenna or frequency is an error
+    np.testing.assert_allclose(atx.receiver_pco_pcv("TRM59800.80     SCIS", "G01", 0.0, 1.0)[0], pco)
+    with pytest.raises(KeyError):
+        atx.receiver_pco_pcv("LEIAR25.R4      LEIT", "G01", 0.0, 1.0)
+    with pytest.raises(KeyError):
+        atx.receiver_pco_pcv("TRM59800.80     NONE", "C02", 0.0, 1.0)
+
+
+@pytest.mark.parametrize("case", ["truncated", "bad_number", "not_antex"])
+def test_antex_bad_input_raises(case):
+    text = shared_path(ATX).read_text()
+    if case == "truncated":
+        text = text[: text.index("END OF ANTENNA", 5000) - 61]
+    elif case == "bad_number":
+        text = text.replace("    394.00      0.00   1501.80", "    394.00      0.0x   1501.80", 1)
+    else:
+        text = "%=SNX 2.02\n"
+    with pytest.raises(AntexError):
+        read_antex(text.encode())
+
+
+# ----------------------------------------------------------------------------------------- SINEX
+from rtk_engine.formats.sinex import SinexError, position_at, read_sinex_positions  # noqa: E402
+
+SNX = "sinex/igs20P2131_wocov.snx"
+
+
+def test_sinex_nya1_matches_inventory():
+    coords = read_sinex_positions(shared_path(SNX))
+    assert len(coords) > 500
+    nya1 = coords["NYA1"]
+    # INVENTORY.md truth for spp/nya1-2024-124, taken from this solution (0.1 mm printed)
+    np.testing.assert_allclose(nya1.ecef_m, [1202433.6131, 252632.4074, 6237772.7803], atol=1e-4)
+    assert gnss_time.to_iso(nya1.epoch_ns).startswith("2020-11-11T12:00:00")
+    np.testing.assert_array_equal(nya1.velocity_mps, 0.0)  # a weekly solution estimates no velocities
+    np.testing.assert_array_equal(position_at(coords, "NYA1", nya1.epoch_ns + 10**17), nya1.ecef_m)
+
+
+def test_sinex_velocity_propagation():
+    text = shared_path(SNX).read_text()
+    vel = ("   967 VELX   NYA1  A    2 20:316:43200 m/y  2  1.00000000000000e-02 0.00000e+00\n"
+           "   968 VELY   NYA1  A    2 20:316:43200 m/y  2 -3.65250000000000e-03 0.00000e+00\n"
+           "   969 VELZ   NYA1  A    2 20:316:43200 m/y  2  0.00000000000000e+00 0.00000e+00\n")
+    k = text.index("-SOLUTION/ESTIMATE")
+    coords = read_sinex_positions((text[:k] + vel + text[k:]).encode())
+    c = coords["NYA1"]
+    np.testing.assert_allclose(c.velocity_mps * 365.25 * 86400, [0.01, -0.0036525, 0.0])
+    t = c.epoch_ns + int(2 * 365.25 * 86400) * gnss_time.NS  # two Julian years later
+    np.testing.assert_allclose(position_at(c, t) - c.ecef_m, [0.02, -0.007305, 0.0], atol=1e-9)
+    # vectorised over times
+    assert position_at(coords, "NYA1", np.array([c.epoch_ns, t])).shape == (2, 3)
+
+
+def test_sinex_bad_input_raises():
+    text = shared_path(SNX).read_text()
+    with pytest.raises(SinexError):
+        read_sinex_positions(text[: text.index("-SOLUTION/ESTIMATE")].encode())
+    with pytest.raises(SinexError):
+        read_sinex_positions(text.replace("1.20243361306670e+06", "1.2024336130667Xe+06").encode())
+    with pytest.raises(SinexError):
+        read_sinex_positions(b"")
