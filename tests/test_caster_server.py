@@ -368,7 +368,7 @@ def test_nearest_switches_with_hysteresis_and_replaces_a_vanished_base():
             assert bytes(rover.data[n1:]) == south_frame
             assert caster.client_stats("NEAREST")[0]["switches"] == 2
             # a nonsense GGA is counted and ignored, the rover keeps its base
-            rover.client.gga = lambda: "$GPGGA,120000.00,9912.0,N,13227.6,E,1,10,1.0,10.0,M,0.0,M,,*00"
+            rover.client.gga = lambda: format_gga(43200.0, 99.2, 132.46, 30.0)  # latitude 99.2 deg
             await wait_for(lambda: caster.client_stats("NEAREST")[0]["gga_invalid"] >= 1)
             # ... and since no valid GGA arrives any more, the GGA timeout closes it
             await wait_for(lambda: not caster.client_stats("NEAREST"), 5)
