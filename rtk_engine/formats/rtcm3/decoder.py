@@ -1,0 +1,388 @@
+"""Stateful RTCM 3 stream decoder: bytes in, epochs / ephemerides / station info out.
+
+``Rtcm3Decoder.feed(data)`` accepts any chunking of a byte stream, frames it with
+:class:`~rtk_engine.formats.rtcm3_frame.FrameScanner` and returns the items completed by that
+chunk, in stream order:
+
+* :class:`~rtk_engine.obs.ObsBlock` (E = 1) per epoch: all MSM (and legacy 1004/1012) messages of one
+  epoch combined via the multiple-message bit (or a change of epoch time); GPST times;
+* :class:`~.ephemeris.EphemerisMessage` (raw fields + one-row ``KeplerEphemeris``/``GlonassEphemeris``);
+* :class:`~.station.StationPosition` (1005/1006), :class:`~.station.StationDescriptor` (1007/1008/1033);
+* :class:`~.glonass_bias.GlonassBiases` (1230).
+
+Nothing escapes as an exception: malformed payloads and unsupported message types are counted
+per type in :attr:`Rtcm3Decoder.counters` (and logged once per type).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from ... import gnss_time as gt
+from ...nav import GlonassEphemeris, KeplerEphemeris, NavData
+from ...obs import ObsBlock, ObsHeader
+from ..rtcm3_frame import FrameScanner
+from . import msm_tables as T
+from .bits import Rtcm3DecodeError
+from .ephemeris import EPHEMERIS_TYPES, EphemerisMessage, decode_ephemeris
+from .glonass_bias import GlonassBiases, decode_glonass_biases
+from .legacy import LegacyObs, decode_legacy
+from .msm import MsmCells, MsmMessage, decode_msm, msm_cells, msm_time_ns
+from .station import StationDescriptor, StationPosition, decode_station_descriptor, decode_station_position
+
+log = logging.getLogger(__name__)
+
+STATION_POSITION_TYPES = frozenset({1005, 1006})
+DESCRIPTOR_TYPES = frozenset({1007, 1008, 1033})
+LEGACY_TYPES = frozenset({1004, 1012})
+SUPPORTED_TYPES = (frozenset(range(1071, 1078)) | frozenset(range(1081, 1088)) | frozenset(range(1091, 1098))
+                   | frozenset(range(1101, 1108)) | frozenset(range(1111, 1118)) | frozenset(range(1121, 1128))
+                   | frozenset(range(1131, 1138)) | STATION_POSITION_TYPES | DESCRIPTOR_TYPES | LEGACY_TYPES
+                   | EPHEMERIS_TYPES | {1230})
+MAX_NOTES = 100
+
+
+def message_type(payload: bytes) -> int:
+    return (payload[0] << 4) | (payload[1] >> 4) if len(payload) >= 2 else 0
+
+
+def decode_message(payload: bytes, t_ref_ns: int):
+    """Decode one payload into its raw object (MsmMessage, LegacyObs, EphemerisMessage, StationPosition,
+    StationDescriptor, GlonassBiases). Raises Rtcm3DecodeError if malformed, KeyError if unsupported."""
+    t = message_type(payload)
+    if T.msm_kind(t) is not None:
+        return decode_msm(payload)
+    if t in EPHEMERIS_TYPES:
+        return decode_ephemeris(payload, t_ref_ns)
+    if t in STATION_POSITION_TYPES:
+        return decode_station_position(payload)
+    if t in DESCRIPTOR_TYPES:
+        return decode_station_descriptor(payload)
+    if t in LEGACY_TYPES:
+        return decode_legacy(payload)
+    if t == 1230:
+        return decode_glonass_biases(payload)
+    raise KeyError(t)
+
+
+@dataclass
+class Rtcm3Counters:
+    """What the decoder saw. ``frames``/``bad_crc``/``garbage_bytes`` come from the framer."""
+
+    frames: int = 0
+    bad_crc: int = 0
+    garbage_bytes: int = 0
+    decoded: Counter = field(default_factory=Counter)  # per message type
+    unsupported: Counter = field(default_factory=Counter)  # per message type (valid frame, no decoder)
+    malformed: Counter = field(default_factory=Counter)  # per message type (decoder rejected the payload)
+    epochs: int = 0
+    cells_no_glonass_channel: int = 0  # GLONASS phase/Doppler dropped: FDMA channel unknown
+    cells_ambiguous_range: int = 0  # MSM1-3 cells: ranges modulo 1 ms, left NaN
+    cells_unknown_satellite: int = 0  # satellite numbers without a RINEX id (e.g. QZSS > 99)
+    notes: list[str] = field(default_factory=list)  # first MAX_NOTES problems, human readable
+
+
+@dataclass
+class _Cells:
+    """Observables of one message ready for epoch assembly (arrays of length N)."""
+
+    sat_key: np.ndarray  # msm_tables.SAT_OF_KEY index, -1 unknown
+    code_key: np.ndarray  # msm_tables.CODE_OF_KEY index
+    code_m: np.ndarray
+    phase_cyc: np.ndarray
+    doppler_hz: np.ndarray
+    snr_dbhz: np.ndarray
+    lli: np.ndarray
+
+
+class Rtcm3Decoder:
+    """Stateful RTCM 3 decoder (see module docstring).
+
+    ``t_ref_ns``: a GPST instant within half a week of the stream (for GPS/Galileo/BeiDou
+    weeks) and within 12 h (for GLONASS days); defaults to the current time, which is right for
+    live streams. After each epoch the reference follows the stream, so week rollovers are handled.
+    ``keep_raw``: also return the raw :class:`MsmMessage`/:class:`LegacyObs` objects.
+    """
+
+    def __init__(self, t_ref_ns: int | None = None, *, keep_raw: bool = False) -> None:
+        if t_ref_ns is None:
+            now_utc = int(time.time() * gt.NS) - int((np.datetime64("1980-01-06", "ns") - np.datetime64("1970-01-01", "ns")).astype(np.int64))
+            t_ref_ns = int(gt.utc_to_gpst(now_utc))
+        self.t_ref_ns = int(t_ref_ns)
+        self.keep_raw = keep_raw
+        self.scanner = FrameScanner()
+        self.counters = Rtcm3Counters()
+        self.header = ObsHeader()
+        self.station: StationPosition | None = None
+        self.descriptor: StationDescriptor | None = None
+        self.glonass_biases: GlonassBiases | None = None
+        self.glonass_channels: dict[str, int] = {}
+        self._kepler: list[KeplerEphemeris] = []
+        self._glonass: list[GlonassEphemeris] = []
+        self._pending: list[_Cells] = []
+        self._pending_t: int | None = None
+        self._pending_anchor = False
+        # last lock-time indicator per [system, satellite number, signal id]; three kinds:
+        # 0 MSM 4-bit DF402, 1 MSM 10-bit DF407, 2 legacy 7-bit (signal 1 = L1, 2 = L2)
+        self._lock = np.zeros((3, T.N_SYS, 65, 33), np.int64)
+
+    # ------------------------------------------------------------------ input
+    def feed(self, data: bytes) -> list:
+        """Bytes (any chunking) -> decoded items completed by them."""
+        out: list = []
+        for fr in self.scanner.feed(data):
+            out.extend(self.feed_payload(fr[3:-3]))
+        st = self.scanner.stats
+        self.counters.frames, self.counters.bad_crc, self.counters.garbage_bytes = st.frames, st.bad_crc, st.garbage_bytes
+        return out
+
+    def flush(self) -> list:
+        """Emit the epoch still being assembled (call at the end of a file)."""
+        return self._emit()
+
+    def feed_payload(self, payload: bytes) -> list:
+        """One CRC-checked message payload -> decoded items (never raises on bad content)."""
+        t = message_type(payload)
+        try:
+            obj = decode_message(payload, self.t_ref_ns)
+        except KeyError:
+            self.counters.unsupported[t] += 1
+            return []
+        except (Rtcm3DecodeError, ValueError, IndexError) as exc:
+            self._note(t, f"message {t}: {exc}")
+            return []
+        self.counters.decoded[t] += 1
+        try:
+            return self._handle(t, obj)
+        except (Rtcm3DecodeError, ValueError, IndexError) as exc:  # inconsistent content
+            self._note(t, f"message {t}: {exc}")
+            return []
+
+    def _note(self, t: int, text: str) -> None:
+        self.counters.malformed[t] += 1
+        if self.counters.malformed[t] == 1:
+            log.warning("RTCM3 %s", text)
+        if len(self.counters.notes) < MAX_NOTES:
+            self.counters.notes.append(text)
+
+    def _handle(self, t: int, obj) -> list:
+        if isinstance(obj, MsmMessage):
+            anchor = obj.system != "R" or (obj.epoch_ms >> 27) <= 6  # a week-resolved time
+            return self._add_obs(msm_time_ns(obj.system, obj.epoch_ms, self.t_ref_ns), self._msm_cells(obj),
+                                 obj.multiple, obj, anchor)
+        if isinstance(obj, LegacyObs):
+            sys_ = "G" if t == 1004 else "R"
+            self.glonass_channels.update(obj.channels)
+            epoch = obj.epoch_ms | (7 << 27) if t == 1012 else obj.epoch_ms  # 1012: time of day only
+            return self._add_obs(msm_time_ns(sys_, epoch, self.t_ref_ns), self._legacy_cells(obj),
+                                 obj.multiple, obj, t == 1004)
+        if isinstance(obj, EphemerisMessage):
+            if t == 1020:
+                self._glonass.append(obj.nav)
+                self.glonass_channels[obj.sat] = int(obj.nav.channel[0])
+            else:
+                self._kepler.append(obj.nav)
+            return [obj]
+        if isinstance(obj, StationPosition):
+            self.station = obj
+            self.header.approx_pos_ecef_m = obj.ecef_m.copy()
+            self.header.antenna_delta_hen_m = np.array([obj.antenna_height_m, 0.0, 0.0])
+            self.header.marker_number = str(obj.station_id)
+            return [obj]
+        if isinstance(obj, StationDescriptor):
+            self.descriptor = obj
+            self.header.antenna_type = obj.antenna_descriptor
+            self.header.antenna_serial = obj.antenna_serial or self.header.antenna_serial
+            if obj.msg_type == 1033:
+                self.header.receiver_type = obj.receiver_type
+                self.header.receiver_version = obj.receiver_firmware
+            return [obj]
+        if isinstance(obj, GlonassBiases):
+            self.glonass_biases = obj
+            return [obj]
+        return [obj]
+
+    # ------------------------------------------------------------ observations
+    def _lli(self, kind: int, k: np.ndarray | int, prn: np.ndarray, sig: np.ndarray, lock: np.ndarray,
+             half: np.ndarray) -> np.ndarray:
+        """Loss of lock (bit 0) where the lock-time indicator dropped, or stayed 0; half-cycle -> bit 1."""
+        state = self._lock[kind]
+        prev = state[k, prn, sig]
+        state[k, prn, sig] = lock
+        slip = (lock < prev) | ((lock == 0) & (prev == 0))
+        return (slip.astype(np.uint8) | (np.asarray(half, np.uint8) << 1)).astype(np.uint8)
+
+    def _msm_cells(self, m: MsmMessage) -> _Cells:
+        if m.system == "R" and m.ext_info is not None:
+            for s, e in zip(T.SAT_TABLE[T.SYS_INDEX["R"], m.sat_ids].tolist(), m.ext_info.tolist()):
+                if e <= 13:
+                    self.glonass_channels[s] = e - 7
+        c: MsmCells = msm_cells(m, self.glonass_channels)
+        self.counters.cells_no_glonass_channel += c.missing_wavelength
+        if m.msm <= 3:
+            self.counters.cells_ambiguous_range += c.sat.size
+        if m.lock is not None:
+            lli = self._lli(int(m.msm >= 6), c.sys_index, c.prn_index, c.sig_id, c.lock, c.half)
+        else:
+            lli = np.zeros(c.sat.size, np.uint8)
+        return _Cells(c.sat_key, c.code_key, c.code_m, c.phase_cyc, c.doppler_hz, c.snr_dbhz, lli)
+
+    def _legacy_cells(self, o: LegacyObs) -> _Cells:
+        n = o.sats.size
+        k = np.array([T.SYS_INDEX[s[0]] for s in o.sats.tolist()], np.int64) if n else np.zeros(0, np.int64)
+        prn = np.array([int(s[1:]) for s in o.sats.tolist()], np.int64) if n else np.zeros(0, np.int64)
+        kk = np.repeat(k, 2)
+        pp = np.repeat(prn, 2)
+        sig = np.tile(np.array([1, 2]), n)
+        lli = self._lli(2, kk, pp, sig, o.lock.ravel(), np.zeros(2 * n, np.uint8))
+        sat_key = np.repeat(k * 100 + prn, 2)
+        code_key = np.array([T.CODE_KEY[(s[0], c)] for s, c in zip(np.repeat(o.sats, 2).tolist(), o.codes.ravel().tolist())],
+                            np.int64)
+        return _Cells(sat_key, code_key, o.code_m.ravel(), o.phase_cyc.ravel(),
+                      np.full(2 * n, np.nan), o.snr_dbhz.ravel(), lli)
+
+    def _add_obs(self, t_ns: int, cells: _Cells, multiple: bool, raw, anchor: bool) -> list:
+        out = []
+        if self._pending_t is not None and t_ns != self._pending_t:
+            out.extend(self._emit())
+        self._pending_t = t_ns
+        self._pending_anchor = self._pending_anchor or anchor
+        self._pending.append(cells)
+        if self.keep_raw:
+            out.append(raw)
+        if not multiple:
+            out.extend(self._emit())
+        return out
+
+    def _emit(self) -> list:
+        if self._pending_t is None:
+            return []
+        t_ns, parts = self._pending_t, self._pending
+        self._pending, self._pending_t = [], None
+        if self._pending_anchor:  # GLONASS time of day alone cannot move the week reference
+            self.t_ref_ns = t_ns
+        self._pending_anchor = False
+        block = build_epoch(t_ns, parts, replace(self.header, glonass_channels=dict(self.glonass_channels)))
+        self.counters.cells_unknown_satellite += sum(int(np.count_nonzero(p.sat_key < 0)) for p in parts)
+        self.counters.epochs += 1
+        return [block]
+
+    # ------------------------------------------------------------------ output
+    def nav_data(self) -> NavData:
+        """All ephemerides decoded so far (duplicates of the same satellite/toe/IOD removed)."""
+        nav = NavData()
+        if self._kepler:
+            k = self._kepler[0]
+            for e in self._kepler[1:]:
+                k = k.concat(e)
+            key = np.char.add(np.char.add(k.sat, k.toe_ns.astype(str)),
+                              np.char.add(k.cols["iode"].astype(str), k.cols["source"].astype(str)))
+            _, first = np.unique(key, return_index=True)
+            nav.kepler = k.take(np.sort(first))
+        if self._glonass:
+            g = self._glonass[0]
+            for e in self._glonass[1:]:
+                g = g.concat(e)
+            key = np.char.add(g.sat, g.toe_ns.astype(str))
+            _, first = np.unique(key, return_index=True)
+            nav.glonass = g.take(np.sort(first))
+        return nav
+
+
+def build_epoch(t_ns: int, parts: list[_Cells], header: ObsHeader) -> ObsBlock:
+    """Combine the cells of one epoch's messages into an E = 1 :class:`ObsBlock`.
+
+    Slots per system hold its codes in sorted order ("1C", "1W", "2L", ...); a cell repeated by
+    two messages keeps the later value.
+    """
+    if len(parts) == 1:
+        p0 = parts[0]
+        sat_key, code_key = p0.sat_key, p0.code_key
+        cat = lambda name: getattr(p0, name)  # noqa: E731
+    else:
+        sat_key = np.concatenate([p.sat_key for p in parts])
+        code_key = np.concatenate([p.code_key for p in parts])
+        cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
+    keep = sat_key >= 0
+    all_known = bool(keep.all())
+    if not all_known:
+        sat_key, code_key = sat_key[keep], code_key[keep]
+    sat_u, si = np.unique(sat_key, return_inverse=True)
+    code_u, ci = np.unique(code_key, return_inverse=True)
+    sys_u = code_u >> 6
+    slot_u = np.arange(code_u.size) - np.searchsorted(sys_u, sys_u)
+    slot = slot_u[ci]
+    signals: dict[str, tuple[str, ...]] = {}
+    for ks, cname in zip(sys_u.tolist(), T.CODE_OF_KEY[code_u].tolist()):
+        sys_ = T.SYSTEM_ORDER[ks]
+        signals[sys_] = signals.get(sys_, ()) + (cname,)
+    sats = T.SAT_OF_KEY[sat_u]
+    n_f = max((len(v) for v in signals.values()), default=0)
+    shape = (1, sat_u.size, n_f)
+    def fill(name: str, dtype, empty):
+        a = np.full(shape, empty, dtype)
+        a[0, si, slot] = cat(name) if all_known else cat(name)[keep]
+        return a
+    order = np.argsort(sats, kind="stable")  # system-index order -> RINEX id order
+    block = ObsBlock(time_ns=np.array([t_ns], np.int64), sats=sats, signals=dict(sorted(signals.items())),
+                     code_m=fill("code_m", float, np.nan), phase_cyc=fill("phase_cyc", float, np.nan),
+                     doppler_hz=fill("doppler_hz", float, np.nan), snr_dbhz=fill("snr_dbhz", np.float32, np.nan),
+                     lli=fill("lli", np.uint8, 0), header=header)
+    if (order != np.arange(order.size)).any():
+        block = replace(block, sats=sats[order], code_m=block.code_m[:, order], phase_cyc=block.phase_cyc[:, order],
+                        doppler_hz=block.doppler_hz[:, order], snr_dbhz=block.snr_dbhz[:, order],
+                        lli=block.lli[:, order])
+    return block
+
+
+def stack_epochs(blocks: list[ObsBlock]) -> ObsBlock:
+    """Concatenate single-epoch blocks into one block (union of satellites and signals)."""
+    if not blocks:
+        return ObsBlock.empty({}, [], 0)
+    sats = np.unique(np.concatenate([b.sats for b in blocks]))
+    signals: dict[str, tuple[str, ...]] = {}
+    for s in sorted({k for b in blocks for k in b.signals}):
+        signals[s] = tuple(sorted({c for b in blocks for c in b.signals.get(s, ())}))
+    out = ObsBlock.empty(signals, sats, len(blocks), header=blocks[-1].header)
+    sys_list = sorted(signals)
+    cache: dict = {}
+    for e, b in enumerate(blocks):
+        out.time_ns[e] = b.time_ns[0]
+        if b.n_sats == 0:
+            continue
+        key = tuple(b.signals.items())
+        table = cache.get(key)
+        if table is None:  # [system, block slot] -> slot in the stacked block (-1 unused)
+            table = np.full((len(sys_list), max(b.n_slots, 1)), -1, np.int64)
+            for s, codes in b.signals.items():
+                for f, c in enumerate(codes):
+                    table[sys_list.index(s), f] = signals[s].index(c)
+            cache[key] = table
+        rows = np.searchsorted(sats, b.sats)
+        dst = table[np.searchsorted(sys_list, b.systems)][:, :b.n_slots]
+        valid = dst >= 0
+        r = np.broadcast_to(rows[:, None], dst.shape)[valid]
+        d = dst[valid]
+        for name in ("code_m", "phase_cyc", "doppler_hz", "snr_dbhz", "lli"):
+            getattr(out, name)[e, r, d] = getattr(b, name)[0][valid]
+    return out
+
+
+def decode_bytes(data: bytes, t_ref_ns: int) -> tuple[list, Rtcm3Decoder]:
+    """Decode a whole recorded stream; returns (items in order, the decoder with counters and state)."""
+    dec = Rtcm3Decoder(t_ref_ns)
+    items = dec.feed(data)
+    items.extend(dec.flush())
+    return items, dec
+
+
+def read_rtcm3(path: str | Path, t_ref_ns: int) -> tuple[ObsBlock, NavData, Rtcm3Decoder]:
+    """A recorded RTCM 3 file -> (all epochs as one ObsBlock, ephemerides, decoder with station/counters)."""
+    items, dec = decode_bytes(Path(path).read_bytes(), t_ref_ns)
+    obs = stack_epochs([i for i in items if isinstance(i, ObsBlock)])
+    return obs, dec.nav_data(), dec
