@@ -738,22 +738,45 @@ def _read(source, systems: str | None) -> tuple[ObsBlock, np.ndarray]:
     if not data.strip():
         raise RinexError(f"{name}: empty file")
     lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
     first = lines[0]
+    cut_note = []
     if first[60:80].strip().startswith(b"CRINEX VERS"):
         from .hatanaka import read_crx_records
 
+        if not data.endswith(b"\n") and len(lines) > 3:
+            # a Hatanaka line cut short still decodes to (wrong) numbers: never trust it
+            cut_note.append(f"line {len(lines)}: file does not end with a newline; last line treated as cut")
+            lines.pop()
         raw, rec = read_crx_records(lines, name)
     else:
         raw = parse_header(lines, name)
         n_types = max(len(v) for v in raw.obs_types.values())
+        if not data.endswith(b"\n") and len(lines) > raw.n_lines and _looks_cut(lines[-1], raw, n_types):
+            cut_note.append(f"line {len(lines)}: file does not end with a newline and the last record line "
+                            f"is short; treated as cut")
+            lines.pop()
         if raw.version >= 3:
             rec = _read_body_v3(lines, raw.n_lines, raw, name, n_types)
         else:
             rec = _read_body_v2(lines, raw.n_lines, raw, name, n_types)
+    rec.skipped[:0] = cut_note
     if rec.epoch_ns.size == 0 and not rec.skipped and len(lines) > raw.n_lines + 1:
         raise RinexError(f"{name}: no observation epoch could be read")
     blk = assemble(raw, rec, systems, name)
     return blk, rec.clock_s
+
+
+def _looks_cut(last: bytes, raw: RawHeader, n_types: int) -> bool:
+    """True if a final line without newline is shorter than a complete record line."""
+    if raw.version >= 3:
+        if last[:1] == b">":
+            return True
+        t = len(raw.obs_types.get(last[:1].decode("ascii", "replace"), [])) or n_types
+        return len(last) < 3 + 16 * t
+    rem = n_types - 5 * ((n_types - 1) // 5)
+    return len(last) < 80 and len(last) < 16 * rem
 
 
 def read_obs(source, *, systems: str | None = None) -> ObsBlock:
