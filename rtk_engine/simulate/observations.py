@@ -26,6 +26,7 @@ import numpy as np
 
 from ..constants import CLIGHT, GM, OMEGA_E_DEFAULT
 from ..geodesy.ellipsoid import ecef_to_geodetic
+from .. import gnss_time as gt
 from ..gnss_time import NS
 from ..models.geometry import az_el_from_los, rotate_for_travel_time
 from ..nav import NavData
@@ -70,17 +71,112 @@ class StationResult(NamedTuple):
 
 
 # ----------------------------------------------------------------------------- geometry
-def _sat_states(nav: NavData, sats: np.ndarray, t_ns: np.ndarray):
+def _sat_states(nav: NavData, sats: np.ndarray, t_ns: np.ndarray, eph_index: np.ndarray | None = None):
     from ..orbits.broadcast import sat_states
 
-    return sat_states(nav, sats, t_ns)
+    return sat_states(nav, sats, t_ns, eph_index=eph_index)  # default choice, as a receiver-side SPP makes it
 
 
-def _group_delay_s(nav: NavData, sats: np.ndarray, eph_index: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Broadcast group delay [s] per (satellite, signal) to add to the code (clock of signal = dt_s - tgd)."""
+def _select(nav: NavData, sats: np.ndarray, t_ns: np.ndarray) -> np.ndarray:
+    from ..orbits.ephemeris_select import select
+
+    return select(nav, sats, t_ns)
+
+
+@dataclass
+class _States:
+    pos: np.ndarray
+    vel: np.ndarray
+    clock_s: np.ndarray
+    drift_sps: np.ndarray
+    valid: np.ndarray
+    eph_index: np.ndarray
+
+
+def _changeover_times(nav: NavData, sats: np.ndarray, ea: np.ndarray, eb: np.ndarray, lo: np.ndarray,
+                      hi: np.ndarray) -> np.ndarray:
+    """GPST ns at which the ephemeris choice changes from record ``ea`` to ``eb`` (bisection on the
+    selection rule itself, once per distinct pair, to 1 ms)."""
+    key = ea.astype(np.int64) * (len(nav.kepler) + 1) + eb
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    a, b = lo[first].copy(), hi[first].copy()
+    sat_u, ea_u = sats[first], ea[first]
+    for _ in range(40):
+        if np.all(b - a <= 1_000_000):
+            break
+        mid = a + (b - a) // 2
+        still_a = _select(nav, sat_u, mid) == ea_u
+        a = np.where(still_a, mid, a)
+        b = np.where(still_a, b, mid)
+    return b[inv.ravel()]
+
+
+def smooth_states(nav: NavData, sats: np.ndarray, t_ns: np.ndarray, window_s: float) -> _States:
+    """Broadcast states with ephemeris changeovers blended over ``window_s`` (0: plain broadcast).
+
+    A receiver switching to a new ephemeris sees the orbit and clock step by cm to dm (Galileo every
+    10 min, BeiDou every hour); a real signal has no such step. Where the records chosen at
+    ``t -+ window/2`` differ, position, velocity and clock are blended with a smoothstep weight centred
+    on the changeover (found by bisection on the selection rule), and the
+    blend's time derivative is added to velocity and clock drift so Doppler stays consistent.
+    """
+    if window_s <= 0:
+        st = _sat_states(nav, sats, t_ns)
+        return _States(st.pos_ecef_m, st.vel_ecef_mps, st.clock_s, st.clock_drift_sps, np.asarray(st.valid, bool),
+                       np.asarray(st.eph_index))
+    half = np.int64(round(window_s / 2 * NS))
+    ea = _select(nav, sats, t_ns - half)
+    eb = _select(nav, sats, t_ns + half)
+    base = np.where(ea >= 0, ea, eb)
+    st = _sat_states(nav, sats, t_ns, eph_index=base)
+    pos, vel = st.pos_ecef_m.copy(), st.vel_ecef_mps.copy()
+    clk, drift = st.clock_s.copy(), st.clock_drift_sps.copy()
+    mix = np.flatnonzero((ea >= 0) & (eb >= 0) & (ea != eb) & np.asarray(st.valid, bool))
+    if mix.size:
+        sb = _sat_states(nav, sats[mix], t_ns[mix], eph_index=eb[mix])
+        ok = np.asarray(sb.valid, bool)
+        mix, ia = mix[ok], np.flatnonzero(ok)
+        t_sw = _changeover_times(nav, sats[mix], ea[mix], eb[mix], t_ns[mix] - half, t_ns[mix] + half)
+        x = np.clip((t_ns[mix] - t_sw) / NS / window_s + 0.5, 0.0, 1.0)
+        w = x * x * (3.0 - 2.0 * x)
+        dw = 6.0 * x * (1.0 - x) / window_s
+        dp = sb.pos_ecef_m[ia] - pos[mix]
+        dv = sb.vel_ecef_mps[ia] - vel[mix]
+        dc = sb.clock_s[ia] - clk[mix]
+        dd = sb.clock_drift_sps[ia] - drift[mix]
+        vel[mix] += w[:, None] * dv + dw[:, None] * dp
+        pos[mix] += w[:, None] * dp
+        drift[mix] += w * dd + dw * dc
+        clk[mix] += w * dc
+    return _States(pos, vel, clk, drift, np.asarray(st.valid, bool), np.asarray(st.eph_index))
+
+
+def group_delay_table_m(nav: NavData, codes_by_system: Mapping[str, tuple[str, ...]]) -> np.ndarray:
+    """True code group delay ``c T`` [m] per (Kepler record, slot) ``[N, F]``, T as ``orbits.broadcast.group_delay_s``.
+
+    Where the record's message type does not carry the value (B1C/B2a with a D1/D2 record, GPS L5), the
+    median of the satellite's other records is used (TGD/ISC change rarely), else 0.
+    """
     from ..orbits.broadcast import group_delay_s
 
-    return group_delay_s(nav, sats, eph_index, codes)
+    k = nav.kepler
+    n_f = max(len(v) for v in codes_by_system.values())
+    table = np.full((len(k), n_f), np.nan)
+    sysc = k.sat.astype("<U1")
+    for sys_, codes in codes_by_system.items():
+        rows = np.flatnonzero(sysc == sys_)
+        if rows.size == 0:
+            continue
+        for f, code in enumerate(codes):
+            table[rows, f] = group_delay_s(nav, rows, sys_, code)
+    sat_u, inv = np.unique(k.sat, return_inverse=True)
+    per_sat = np.zeros((sat_u.size, n_f))
+    for i in range(sat_u.size):  # once per satellite, not per epoch
+        vals = table[inv == i]
+        fin = np.isfinite(vals)
+        per_sat[i] = [np.median(vals[fin[:, f], f]) if fin[:, f].any() else np.nan for f in range(n_f)]
+    filled = np.where(np.isfinite(table), table, per_sat[inv])
+    return np.nan_to_num(filled, nan=0.0) * CLIGHT
 
 
 @dataclass
@@ -117,7 +213,7 @@ def _range_rate_exact(p_tx: np.ndarray, v_tx: np.ndarray, tau_s: np.ndarray, los
 
 
 def light_time_geometry(nav: NavData, sats: np.ndarray, rcv_ecef_m: np.ndarray, t_ns: np.ndarray,
-                        t_frac_s: np.ndarray, min_el_rad: float) -> _Geometry:
+                        t_frac_s: np.ndarray, min_el_rad: float, smooth_window_s: float = 0.0) -> _Geometry:
     """Solve the transmission time for every epoch x satellite and return the geometry.
 
     The true reception instant is ``t_ns[E] + t_frac_s[E]``. A first broadcast evaluation at a fixed
@@ -149,9 +245,9 @@ def light_time_geometry(nav: NavData, sats: np.ndarray, rcv_ecef_m: np.ndarray, 
     if ie.size:
         tau1 = r1[ie, is_] / CLIGHT
         t2, rem2 = _split_time(t_ns[ie], t_frac_s[ie] - tau1)
-        st2 = _sat_states(nav, sats[is_], t2)
-        v2 = st2.vel_ecef_mps
-        p2 = st2.pos_ecef_m + v2 * rem2[:, None]
+        st2 = smooth_states(nav, sats[is_], t2, smooth_window_s)
+        v2 = st2.vel
+        p2 = st2.pos + v2 * rem2[:, None]
         tau2 = np.linalg.norm(rotate_for_travel_time(p2, tau1) - rr, axis=-1) / CLIGHT
         p = p2 + v2 * (tau1 - tau2)[:, None]  # satellite at t - tau2, ECEF of the transmission instant
         pr = rotate_for_travel_time(p, tau2)
@@ -160,10 +256,10 @@ def light_time_geometry(nav: NavData, sats: np.ndarray, rcv_ecef_m: np.ndarray, 
         los = d / rho[:, None]
         az, el, _ = az_el_from_los(los, np.broadcast_to(rr, los.shape))
         rate = _range_rate_exact(p, v2, tau2, los)
-        clk = st2.clock_s + st2.clock_drift_sps * (rem2 + tau1 - tau2)
+        clk = st2.clock_s + st2.drift_sps * (rem2 + tau1 - tau2)
         gm = np.where(systems_of(sats[is_]) == "G", GM["G"], GM["E"])
         for k, v in (("rho", rho), ("rate", rate), ("az", az), ("el", el), ("clk", clk),
-                     ("drift", st2.clock_drift_sps), ("shap", err.shapiro_m(pr, rr, gm))):
+                     ("drift", st2.drift_sps), ("shap", err.shapiro_m(pr, rr, gm))):
             out[k][ie, is_] = v
         ok2 = np.asarray(st2.valid, bool)
         eph[ie, is_] = np.where(ok2, st2.eph_index, -1)
@@ -302,25 +398,12 @@ def iter_network(nav: NavData, stations_ecef: Mapping[str, np.ndarray], start_gp
     comments = [f"simulated by rtk_engine.simulate, seed {seed}",
                 "ionosphere: Klobuchar from " + ("the navigation data" if iono_from_nav else "default coefficients")]
 
-    # group delays are per ephemeris record: evaluate lazily per (eph_index, slot)
-    gd_cache: dict[int, np.ndarray] = {}
+    gd_table = group_delay_table_m(nav, signals)
 
     def group_delay_m(eph: np.ndarray) -> np.ndarray:
         out = np.zeros(eph.shape + (n_f,))
         ok = eph >= 0
-        if not ok.any():
-            return out
-        uniq = np.unique(eph[ok])
-        missing = [u for u in uniq.tolist() if u not in gd_cache]
-        if missing:
-            m = np.asarray(missing, np.int64)
-            rows = np.searchsorted(sats, nav.kepler.sat[m].astype("<U3"))
-            vals = _group_delay_s(nav, np.repeat(nav.kepler.sat[m].astype("<U3"), n_f), np.repeat(m, n_f),
-                                  codes[rows].ravel()).reshape(m.size, n_f)
-            for u, v in zip(missing, vals):
-                gd_cache[u] = np.nan_to_num(v) * CLIGHT
-        table = np.stack([gd_cache[u] for u in uniq.tolist()])
-        out[ok] = table[np.searchsorted(uniq, eph[ok])]
+        out[ok] = gd_table[eph[ok]]
         return out
 
     for c0 in range(0, n_epochs, config.chunk_epochs):
@@ -339,7 +422,7 @@ def _simulate_chunk(nav, pr: _StationProcess, sats, signals, codes, avail, freq,
     n_e, n_s, n_f = t_rx.size, sats.size, codes.shape[1]
     bias, drift = pr.receiver_clock(n_e)
     t_true, t_frac = _split_time(t_rx, -bias)
-    g = light_time_geometry(nav, sats, pr.ecef, t_true, t_frac, mask_rad)
+    g = light_time_geometry(nav, sats, pr.ecef, t_true, t_frac, mask_rad, pr.cfg.ephemeris_blend_s)
     tracked = g.ok & (g.el_rad >= mask_rad)
     if em.outages_per_h > 0:
         lost, pr.outage_carry = err.outage_mask(pr.rng, n_e, n_s, em.outages_per_h, rate_s, em.outage_max_epochs,
@@ -434,7 +517,12 @@ def simulate_network_detailed(nav: NavData, stations_ecef: Mapping[str, np.ndarr
                               keep_components):
         for k, v in chunk.items():
             parts[k].append(v)
-    return {k: _concat(v) for k, v in parts.items()}
+    out = {k: _concat(v) for k, v in parts.items()}
+    for k, v in out.items():
+        if v.block.n_sats == 0:
+            raise SimulationError(f"station {k}: no satellite observed from {gt.to_iso(start_gpst_ns)} for "
+                                  f"{duration_s} s (navigation data without ephemerides for that span?)")
+    return out
 
 
 def simulate_network(nav: NavData, stations_ecef: Mapping[str, np.ndarray], start_gpst_ns: int, duration_s: float,

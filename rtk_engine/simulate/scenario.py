@@ -58,11 +58,11 @@ class ErrorModel:
     tropo_residual_zwd_m: float = 0.02  # constant per station, N(0, sigma)
     tropo_zwd_random_walk_m_per_sqrt_h: float = 0.005
     # ionosphere: Klobuchar (nav GPSA/GPSB) times iono_scale times exp(k . d_ipp), d_ipp the pierce point's
-    # horizontal offset from the network centre: a relative gradient k [1/1000 km] (0.5 gives 1.5 mm/km
-    # of vertical delay at 3 m, i.e. ~3 cm vertical over a 20 km baseline)
+    # horizontal offset from the network centre: a relative gradient k [1/1000 km] (0.3 gives 1.5 mm/km
+    # of vertical delay at 5 m, i.e. ~3 cm vertical over a 20 km baseline)
     ionosphere: bool = True
     iono_scale: float = 1.0
-    iono_gradient_per_1000km: float = 0.5
+    iono_gradient_per_1000km: float = 0.3
     iono_gradient_azimuth_deg: float = 30.0  # direction of increasing delay, clockwise from north
     # Shapiro (gravitational) delay, up to ~19 mm; cancels in short-baseline double differences
     shapiro: bool = True
@@ -107,6 +107,9 @@ class SimConfig:
     elevation_mask_deg: float = 10.0
     errors: ErrorModel = field(default_factory=ErrorModel)
     chunk_epochs: int = 3600
+    # blend broadcast ephemeris changeovers over this many seconds so the true orbit/clock has no steps
+    # (0: the truth is exactly the broadcast model a receiver evaluates, steps included)
+    ephemeris_blend_s: float = 300.0
 
     def __post_init__(self):
         bad = [s for s in self.systems if s not in self.signals]
