@@ -23,11 +23,16 @@ BRD4 = "nav/BRD400DLR_S_20230710000_01D_MN.rnx.gz"
 T0 = int(gt.from_calendar(2023, 3, 12, 4, 0, 0))  # inside the navigation file's day
 
 
+def _read_nav(rel: str):
+    # the simulator evaluates orbits.broadcast; both it and the navigation reader come from other work
+    pytest.importorskip("rtk_engine.orbits.broadcast")
+    rinex_nav = pytest.importorskip("rtk_engine.formats.rinex_nav")
+    return rinex_nav.read_nav(shared_path(rel))
+
+
 @pytest.fixture(scope="module")
 def nav():
-    from rtk_engine.formats.rinex_nav import read_nav
-
-    return read_nav(shared_path(BRD4))
+    return _read_nav(BRD4)
 
 
 @pytest.fixture(scope="module")
@@ -282,9 +287,7 @@ def test_receiver_clock_ms_jumps(nav, stations):
 
 def test_other_navigation_file_and_bad_input(stations):
     """The ESBC RINEX 3 navigation (BeiDou GEOs and BDS-3) drives the simulator too; bad input is refused."""
-    from rtk_engine.formats.rinex_nav import read_nav
-
-    nav = read_nav(shared_path("spp/esbc-2020-177/ESBC00DNK_R_20201770000_01D_MN.rnx.gz"))
+    nav = _read_nav("spp/esbc-2020-177/ESBC00DNK_R_20201770000_01D_MN.rnx.gz")
     t0 = int(gt.from_calendar(2020, 6, 25, 6, 0, 0))
     s = simulate_station(nav, stations["BASE"], t0, 120, 30.0, SimConfig(systems="C"), seed=1)
     cls = {bds_orbit_class(x) for x in s.block.sats.tolist()}
