@@ -1,0 +1,357 @@
+"""The RTK Kalman filter: one epoch in, one solution out (batch and streaming share it).
+
+Design
+------
+* Observation model: double differences (DD) of carrier phase and pseudorange between rover and
+  base and between a satellite and a reference satellite of the same (system, band) group, the
+  reference being the highest satellite (at the base) in that group at this epoch. Receiver
+  clocks, satellite clocks, hardware biases and, over short baselines, orbit and atmosphere
+  errors cancel. Tropospheric delays are modelled (Saastamoinen + Niell) at both ends.
+* States: rover position (ECEF m) and one single-differenced (rover - base) carrier ambiguity
+  [cycles] per (satellite, band slot). Single-difference ambiguity states make a change of reference
+  satellite free: the DD ambiguities are formed from them when needed (as RTKLIB does).
+  Kinematic: the position is re-estimated every epoch from a prior (last position + last velocity
+  * dt, sigma ``kinematic_pos_std_m``), no dynamics model. Static: one constant position.
+* Everything inside an epoch is vectorised over satellites x signals; the epoch loop is the only
+  Python loop. Matrix work uses the active subset of states only.
+* Ambiguity resolution (``ambiguity.py``): DD ambiguities of eligible signals -> LAMBDA/MLAMBDA,
+  partial AR by dropping the lowest satellites until the bootstrapped success rate and an
+  n-dependent ratio threshold pass, then false-fix gates (fixed-vs-float position consistency and
+  DD phase residuals of the fixed solution). Fix-and-hold feeds the fixed DD ambiguities back as
+  tight pseudo-measurements after ``hold_min_fix`` consecutive fixes.
+* Outliers: DD innovations beyond ``innovation_sigma`` sigma are rejected; a rejected phase resets
+  the satellite's ambiguity; a group whose reference looks bad gets its reference ambiguity reset.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import cho_factor, cho_solve, LinAlgError
+
+from ...geodesy.ellipsoid import ecef_to_geodetic
+from ...models.geometry import az_el_from_los, geometric_range
+from ...models.troposphere import tropo_delay
+from ...solution import Quality
+from .ambiguity import ArResult, resolve
+from .cycle_slip import SlipDetector
+from .options import RtkOptions
+from .prepare import EpochArrays, _day_of_year
+
+NP = 3  # position states
+
+
+@dataclass
+class EpochResult:
+    """One epoch's output (ECEF m, covariance m^2)."""
+
+    time_ns: int
+    pos: np.ndarray
+    cov: np.ndarray
+    quality: int
+    n_sats: int
+    ratio: float
+    age_s: float
+    n_fixed: int = 0
+
+
+@dataclass
+class DdRows:
+    """The DD measurement rows of the last update (used by the AR residual gate)."""
+
+    v: np.ndarray  # innovations at the linearisation point [m]
+    H: np.ndarray  # [m, n_active]
+    R_diag: np.ndarray
+    is_phase: np.ndarray
+    amb_cols: np.ndarray  # [m, 2] active-subset columns of the two SD ambiguities (-1 for code rows)
+    x_prior: np.ndarray  # prior state on ix; v is the innovation about it
+    ix: np.ndarray  # state indices of the active subset
+
+
+class RtkFilter:
+    """Sequential DD-RTK filter over a fixed satellite x slot layout."""
+
+    def __init__(self, sats: np.ndarray, wavelength_m: np.ndarray, group: np.ndarray, fixable: np.ndarray,
+                 base_pos: np.ndarray, opts: RtkOptions):
+        self.opts = opts
+        self.sats = sats
+        self.wl = wavelength_m
+        self.group = group
+        self.fixable = fixable
+        self.base_pos = np.asarray(base_pos, float)
+        s, f = wavelength_m.shape
+        self.shape = (s, f)
+        self.nx = NP + s * f
+        self.amb_idx = (NP + np.arange(s * f)).reshape(s, f)
+        self.x = np.zeros(self.nx)
+        self.P = np.zeros((self.nx, self.nx))
+        self.active = np.zeros((s, f), bool)
+        self.lock = np.zeros((s, f), int)
+        self.outage = np.zeros((s, f), int)
+        self.t_prev: int | None = None
+        self.t_base_prev: int | None = None
+        self.pos_prev: np.ndarray | None = None
+        self.vel = np.zeros(3)
+        self.n_consecutive_fix = 0
+        self.det_r = SlipDetector(wavelength_m, opts.slip)
+        self.det_b = SlipDetector(wavelength_m, opts.slip)
+        self.n_rejected = 0
+        self._trop_llh = None
+
+    # ------------------------------------------------------------------ helpers
+    def _reset_amb(self, mask: np.ndarray) -> None:
+        idx = self.amb_idx[mask]
+        self.x[idx] = 0.0
+        self.P[idx, :] = 0.0
+        self.P[:, idx] = 0.0
+        self.active[mask] = False
+        self.lock[mask] = 0
+
+    def _init_amb(self, mask: np.ndarray, sd_phase: np.ndarray, sd_code: np.ndarray) -> None:
+        idx = self.amb_idx[mask]
+        self.x[idx] = sd_phase[mask] - sd_code[mask] / self.wl[mask]
+        self.P[idx, :] = 0.0
+        self.P[:, idx] = 0.0
+        self.P[idx, idx] = self.opts.noise.amb_init_std_cyc ** 2
+        self.active[mask] = True
+        self.lock[mask] = 0
+
+    def _sd_var(self, el: np.ndarray) -> np.ndarray:
+        """Single-difference phase variance [m^2] per satellite (rover + base)."""
+        n = self.opts.noise
+        s = np.sin(np.clip(el, np.radians(1.0), None))
+        return 2.0 * (n.phase_a_m ** 2 + (n.phase_b_m / s) ** 2)
+
+    # --------------------------------------------------------------------- step
+    def step(self, A: EpochArrays, k: int) -> EpochResult:
+        opts = self.opts
+        t = int(A.time_ns[k])
+        first = self.t_prev is None
+        dt = 0.0 if first else (t - self.t_prev) * 1e-9
+        phr, phb, cr, cb = A.phase_r[k], A.phase_b[k], A.code_r[k], A.code_b[k]
+        el = A.el_b_rad[k]
+        sat_ok = np.isfinite(el) & (el >= np.radians(opts.elevation_mask_deg))
+        ok = (np.isfinite(phr) & np.isfinite(phb) & np.isfinite(cr) & np.isfinite(cb)
+              & sat_ok[:, None] & np.isfinite(self.wl))
+
+        # ---- cycle slips (both receivers), outages, instantaneous mode
+        slip = self.det_r.detect(t, phr, cr, A.doppler_r[k], A.lli_r[k])
+        t_b = t - int(round(A.age_s[k] * 1e9))
+        if t_b != self.t_base_prev:
+            slip |= self.det_b.detect(t_b, phb, cb, A.doppler_b[k], A.lli_b[k])
+            self.t_base_prev = t_b
+        self.outage = np.where(ok, 0, self.outage + 1)
+        reset = self.active & ((slip & ok) | (self.outage > opts.slip.max_outage_epochs))
+        if opts.ar.mode == "instantaneous":
+            reset = self.active.copy()
+        if reset.any():
+            self._reset_amb(reset)
+
+        # ---- time update
+        act_idx = self.amb_idx[self.active]
+        if act_idx.size and dt:
+            self.P[act_idx, act_idx] += opts.noise.amb_process_cyc_per_sqrt_s ** 2 * abs(dt)
+        if first:
+            seed = self.base_pos
+            self.x[:NP] = seed
+            self.P[:NP, :] = 0.0
+            self.P[:, :NP] = 0.0
+            self.P[:NP, :NP] = np.eye(3) * 1e4 ** 2
+        elif opts.mode == "kinematic":
+            self.x[:NP] = self.pos_prev + self.vel * dt
+            self.P[:NP, :] = 0.0
+            self.P[:, :NP] = 0.0
+            self.P[:NP, :NP] = np.eye(3) * opts.noise.kinematic_pos_std_m ** 2
+        else:
+            q = opts.noise.static_pos_process_m_per_sqrt_s ** 2 * abs(dt)
+            self.P[:NP, :NP] += np.eye(3) * q
+
+        sd_phase = phr - phb
+        sd_code = cr - cb
+        new = ok & ~self.active
+        if new.any():
+            self._init_amb(new, sd_phase, sd_code)
+
+        # ---- measurement update (iterated when the position moves far from the prior)
+        rows = None
+        x_lin = self.x.copy()
+        for _ in range(6):
+            upd = self._update(A, k, ok, sd_phase, sd_code, el, x_lin)
+            if upd is None:
+                rows = None
+                break
+            rows, x_new, P_new = upd
+            moved = float(np.linalg.norm(x_new[:NP] - x_lin[:NP]))
+            x_lin = x_new
+            if moved < 0.05:
+                break
+        if rows is not None:
+            self.x[rows.ix] = x_new[rows.ix]
+            self.P[np.ix_(rows.ix, rows.ix)] = P_new
+        n_dd_sats = int(np.unique(np.nonzero(ok)[0]).size) if rows is not None else 0
+        self.lock[self.active & ok] += 1
+
+        quality = Quality.NONE
+        pos = np.full(3, np.nan)
+        cov = np.full((3, 3), np.nan)
+        ratio = 0.0
+        n_fixed = 0
+        if rows is not None:
+            quality = Quality.FLOAT
+            pos = self.x[:NP].copy()
+            cov = self.P[:NP, :NP].copy()
+            if opts.ar.mode != "off":
+                ar = resolve(self, ok, el, rows)
+                ratio = ar.ratio
+                if ar.fixed:
+                    quality = Quality.FIX
+                    pos, cov = ar.pos, ar.cov
+                    n_fixed = ar.n_fixed
+                    self.n_consecutive_fix += 1
+                    if opts.ar.mode == "fix-and-hold" and self.n_consecutive_fix >= opts.ar.hold_min_fix:
+                        self._hold(ar)
+                else:
+                    self.n_consecutive_fix = 0
+        if rows is not None:
+            if self.pos_prev is not None and dt and opts.mode == "kinematic":
+                self.vel = (pos - self.pos_prev) / dt if abs(dt) <= 5 else np.zeros(3)
+            self.pos_prev = pos.copy()
+        self.t_prev = t
+        return EpochResult(time_ns=t, pos=pos, cov=cov, quality=int(quality), n_sats=n_dd_sats,
+                           ratio=float(ratio), age_s=float(A.age_s[k]), n_fixed=n_fixed)
+
+    def _geometry(self, A: EpochArrays, k: int, pos: np.ndarray):
+        rng, los = geometric_range(A.sat_pos_r[k], pos[None, :])
+        _, el_r, llh = az_el_from_los(los, pos)
+        doy = _day_of_year(A.time_ns[k:k + 1])[0]
+        trop, _ = tropo_delay(np.where(np.isfinite(el_r) & (el_r > 0), el_r, np.nan), llh[0], llh[2], doy)
+        geo = (rng - A.sat_clk_r_m[k] + trop) - (A.range_b_m[k] - A.sat_clk_b_m[k] + A.trop_b_m[k])
+        return geo, los
+
+    def _update(self, A: EpochArrays, k: int, ok: np.ndarray, sd_phase, sd_code, el, x_lin: np.ndarray):
+        """Measurement update of the prior (self.x, self.P) linearised at ``x_lin`` (IEKF step).
+
+        Returns (rows, x_post, P_post on rows.ix) without committing, or None if under-determined.
+        Outliers: rejected phase rows re-initialise their ambiguity in the prior (self.x, self.P).
+        """
+        opts = self.opts
+        for _ in range(3):  # outlier rounds
+            ss, ff = np.nonzero(ok & self.active)
+            if ss.size < 2:
+                return None
+            g = self.group[ss, ff]
+            e = el[ss]
+            order = np.lexsort((-e, g))
+            gs = g[order]
+            starts = np.r_[True, gs[1:] != gs[:-1]]
+            ref_sorted = order[np.flatnonzero(starts)][np.cumsum(starts) - 1]
+            ref = np.empty_like(order)
+            ref[order] = ref_sorted
+            nonref = np.flatnonzero(ref != np.arange(ss.size))
+            if nonref.size < 1:
+                return None
+            i_s, i_f = ss[nonref], ff[nonref]
+            j = ref[nonref]
+            j_s, j_f = ss[j], ff[j]
+
+            x_prior = self.x
+            geo, los = self._geometry(A, k, x_lin[:NP])
+            wl = self.wl
+            amb_i = self.amb_idx[i_s, i_f]
+            amb_j = self.amb_idx[j_s, j_f]
+            x_amb_lin = np.where(self.active, x_lin[self.amb_idx], 0.0)
+            x_lin = x_lin.copy()
+            x_lin[self.amb_idx] = np.where(self.active, x_amb_lin, 0.0)
+            y_phi = wl * sd_phase - geo[:, None]
+            y_code = sd_code - geo[:, None]
+            v_phi = ((y_phi[i_s, i_f] - wl[i_s, i_f] * x_lin[amb_i])
+                     - (y_phi[j_s, j_f] - wl[j_s, j_f] * x_lin[amb_j]))
+            v_code = y_code[i_s, i_f] - y_code[j_s, j_f]
+            h_pos = -(los[i_s] - los[j_s])
+
+            ix = np.r_[np.arange(NP), self.amb_idx[self.active]]
+            col = np.full(self.nx, -1)
+            col[ix] = np.arange(ix.size)
+            m = nonref.size
+            H = np.zeros((2 * m, ix.size))
+            H[:m, :NP] = h_pos
+            H[m:, :NP] = h_pos
+            r = np.arange(m)
+            H[r, col[amb_i]] = wl[i_s, i_f]
+            H[r, col[amb_j]] = -wl[j_s, j_f]
+            var_sd = self._sd_var(el)
+            vi, vj = var_sd[i_s], var_sd[j_s]
+            gn = g[nonref]
+            same = gn[:, None] == gn[None, :]
+            R_phi = np.diag(vi) + same * vj[None, :]
+            R = np.zeros((2 * m, 2 * m))
+            R[:m, :m] = R_phi
+            R[m:, m:] = R_phi * opts.noise.code_phase_ratio ** 2
+            # innovation about the prior: z - h(x_lin) + H (x_lin - x_prior)
+            v = np.r_[v_phi, v_code] + H @ (x_lin[ix] - x_prior[ix])
+            Pa = self.P[np.ix_(ix, ix)]
+            PHt = Pa @ H.T
+            S = H @ PHt + R
+            bad = np.abs(v) > opts.slip.innovation_sigma * np.sqrt(np.diag(S))
+            keep = np.ones(2 * m, bool)
+            if not bad.any():
+                break
+            bad_phase = bad[:m].copy()
+            if bad_phase.any():
+                self.n_rejected += int(bad_phase.sum())
+                # a group whose reference looks bad: reset the reference instead of the others
+                for grp in np.unique(gn[bad_phase]):
+                    in_g = gn == grp
+                    if in_g.sum() >= 2 and bad_phase[in_g].mean() > 0.5:
+                        mask = np.zeros(self.shape, bool)
+                        mask[j_s[in_g][0], j_f[in_g][0]] = True
+                        self._init_amb(mask, sd_phase, sd_code)
+                        bad_phase &= ~in_g
+                if bad_phase.any():
+                    mask = np.zeros(self.shape, bool)
+                    mask[i_s[bad_phase], i_f[bad_phase]] = True
+                    self._init_amb(mask, sd_phase, sd_code)
+                x_lin[self.amb_idx] = np.where(self.active, self.x[self.amb_idx], 0.0)
+                continue  # rebuild with the re-initialised ambiguities
+            keep = ~bad
+            self.n_rejected += int(bad.sum())
+            if keep.sum() < 4:
+                return None
+            H, R, v = H[keep], R[np.ix_(keep, keep)], v[keep]
+            PHt = PHt[:, keep]
+            S = S[np.ix_(keep, keep)]
+            break
+        try:
+            c = cho_factor(S)
+        except LinAlgError:
+            return None
+        K = cho_solve(c, PHt.T).T
+        x_post = x_prior.copy()
+        x_post[ix] = x_prior[ix] + K @ v
+        Pn = Pa - K @ PHt.T
+        Pn = 0.5 * (Pn + Pn.T)
+        cols = np.full((2 * m, 2), -1)
+        cols[:m, 0] = col[amb_i]
+        cols[:m, 1] = col[amb_j]
+        rows = DdRows(v=v, H=H, R_diag=np.diag(R).copy(), is_phase=(np.arange(2 * m) < m)[keep],
+                      amb_cols=cols[keep], x_prior=x_prior[ix].copy(), ix=ix)
+        return rows, x_post, Pn
+
+    def _hold(self, ar: ArResult) -> None:
+        """Fix-and-hold: DD ambiguities constrained to their integers (pseudo-measurements)."""
+        ix = ar.ix
+        T = ar.T
+        Pa = self.P[np.ix_(ix, ix)]
+        xa = self.x[ix]
+        v = ar.fixed_amb - T @ xa
+        R = np.eye(T.shape[0]) * self.opts.ar.hold_var_cyc2
+        PHt = Pa @ T.T
+        S = T @ PHt + R
+        try:
+            c = cho_factor(S)
+        except LinAlgError:
+            return
+        K = cho_solve(c, PHt.T).T
+        self.x[ix] = xa + K @ v
+        Pn = Pa - K @ PHt.T
+        self.P[np.ix_(ix, ix)] = 0.5 * (Pn + Pn.T)
