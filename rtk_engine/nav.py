@@ -117,6 +117,8 @@ class NavData:
     # "QZSA"/"QZSB", "GAL" NeQuick ai0..ai2; each a float array.
     iono: dict[str, np.ndarray] = field(default_factory=dict)
     leap_seconds: int | None = None
+    # What a reader skipped (unsupported records such as SBAS, STO, EOP), one line each; nothing silently
+    skipped: list[str] = field(default_factory=list)
 
     def glonass_channels(self) -> dict[str, int]:
         """FDMA channel per GLONASS satellite from the ephemerides."""
@@ -126,7 +128,8 @@ class NavData:
         return NavData(kepler=self.kepler.concat(other.kepler) if len(other.kepler) else self.kepler,
                        glonass=self.glonass.concat(other.glonass) if len(other.glonass) else self.glonass,
                        iono={**other.iono, **self.iono},
-                       leap_seconds=self.leap_seconds if self.leap_seconds is not None else other.leap_seconds)
+                       leap_seconds=self.leap_seconds if self.leap_seconds is not None else other.leap_seconds,
+                       skipped=[*self.skipped, *other.skipped])
 
     @property
     def systems(self) -> str:
