@@ -57,6 +57,7 @@ class SppOptions:
     snr_mask_dbhz: float = 0.0  # C/N0 mask; observations without C/N0 pass
     iono: str = "broadcast"  # "broadcast" (Klobuchar: BDS coefficients for BeiDou), "iono-free", "off"
     tropo: str = "saastamoinen"  # "saastamoinen" (Niell mapping) or "off"
+    bds_klobuchar: bool = True  # BeiDou satellites use the BDSA/BDSB coefficients when the nav has them
     codes: dict[str, str] = field(default_factory=dict)  # system -> code, e.g. {"C": "1P"}; default best-ranked
     if_codes: dict[str, tuple[str, str]] = field(default_factory=dict)  # system -> (code1, code2) for iono-free
     max_iterations: int = 10
@@ -69,6 +70,12 @@ class SppOptions:
     system_sigma_factor: dict[str, float] = field(default_factory=lambda: {"R": 1.5, "S": 3.0})
     bds_geo_sigma_factor: float = 2.0  # BeiDou GEO measurement down-weighting on top of their SISRE
     max_ura_m: float = 100.0  # satellites whose broadcast accuracy is worse are not used
+    # A code whose group delay the navigation data does not carry (e.g. B1C/B2a with only D1/D2
+    # ephemerides, whose clock refers to B3I) is dropped by default. When allowed, BeiDou B1C takes
+    # the D1/D2 TGD1 of B1I (adjacent frequency, same satellite payload chain) and every other such
+    # code a zero group delay; the common part goes into the system clock, 1 m is added to the
+    # satellite's sigma, and the count is reported in the notes.
+    allow_missing_group_delay: bool = False
     velocity: bool = True  # Doppler velocity and clock drift
 
     @property
@@ -234,6 +241,17 @@ def build_measurements(obs: ObsBlock, nav, options: SppOptions | None = None) ->
                 sel = (sys_s[si] == s) & ok
                 if sel.any():
                     gd[k, sel] = group_delay_s(nav, st.eph_index[sel], s, codes[s][k])
+        gd_missing = np.isnan(gd).any(axis=0) & ok
+        if gd_missing.any():
+            what = ("used with an approximate (B1C: TGD1) or zero group delay"
+                    if options.allow_missing_group_delay else "dropped")
+            notes.append(f"{int(gd_missing.sum())} observations whose broadcast group delay is unknown {what}")
+            if options.allow_missing_group_delay:
+                for k in range(len(sig_codes)):
+                    sel = (sys_s[si] == "C") & np.isnan(gd[k]) & ok
+                    if sel.any() and codes["C"][k][0] == "1":  # B1C -> TGD1 (B1I)
+                        gd[k, sel] = group_delay_s(nav, st.eph_index[sel], "C", "2I")
+                gd = np.nan_to_num(gd)
         p_a = pr[ei, si] - CLIGHT * gd[0]
         if options.dual_frequency:
             p_b = p2[ei, si] - CLIGHT * gd[1]
@@ -250,6 +268,8 @@ def build_measurements(obs: ObsBlock, nav, options: SppOptions | None = None) ->
     sisre = np.array([SISRE_M.get(c, 1.5) for c in sys_s.tolist()], float)
     sisre[bds3] = SISRE_M["C3"]
     sisre[geo] = SISRE_M["CGEO"]
+    if ei.size and options.allow_missing_group_delay and gd_missing.any():
+        sisre[np.unique(si[gd_missing])] = np.hypot(sisre[np.unique(si[gd_missing])], 1.0)
     fac = np.array([options.system_sigma_factor.get(c, 1.0) for c in sys_s.tolist()], float)
     fac[geo] *= options.bds_geo_sigma_factor
     if options.dual_frequency:
@@ -311,7 +331,7 @@ class _Model:
             var_atm += (0.1 / (sin_el + 0.1)) ** 2  # Saastamoinen + standard atmosphere residual error
         if o.iono == "broadcast":
             ion = broadcast_iono_delay(m.iono, self.sys_letters[None, :], m.time_ns[idx][:, None], llh[:, 0:1],
-                                       llh[:, 1:2], az, el_eff, m.freq_hz[None, :])
+                                       llh[:, 1:2], az, el_eff, m.freq_hz[None, :], use_bds_model=o.bds_klobuchar)
             no_model = np.isnan(ion)
             ion = np.where(have_pos[:, None] & ~no_model, ion, 0.0)
             pred = pred + ion
@@ -349,9 +369,10 @@ def _normal_solve(H, w, v, mask, onehot):
 
 
 def _chi2_threshold(dof: np.ndarray, alpha: float) -> np.ndarray:
-    from scipy.stats import chi2
+    """Chi-square quantile with upper-tail probability ``alpha`` (inf where dof <= 0)."""
+    from scipy.special import chdtri  # much lighter to import than scipy.stats
 
-    return np.where(dof > 0, chi2.ppf(1.0 - alpha, np.maximum(dof, 1)), np.inf)
+    return np.where(dof > 0, chdtri(np.maximum(dof, 1), alpha), np.inf)
 
 
 def _iterate(model: _Model, idx, x, clk, excluded, max_iter: int):
@@ -450,7 +471,8 @@ def estimate(m: SppMeasurements, options: SppOptions | None = None,
     clock_m = np.where(valid[:, None] & ~absent, clk, np.nan)
     used = mask & valid[:, None]
     per_sys = {s: (used & (m.sys_index == k)[None, :]).sum(1) for k, s in enumerate(m.systems)}
-    vel = _doppler_velocity(m, o, x, used, el) if (o.velocity and m.range_rate_mps is not None) else None
+    has_dop = o.velocity and m.range_rate_mps is not None and np.isfinite(m.range_rate_mps).any()
+    vel = _doppler_velocity(m, o, x, used, el) if has_dop else None
     if vel is not None:
         vel = np.where(valid[:, None], vel, np.nan)
     sol = Solution(time_ns=m.time_ns.copy(), ecef_m=ecef, cov_m2=cov, quality=quality, n_sats=used.sum(1),
@@ -496,7 +518,7 @@ def _doppler_velocity(m: SppMeasurements, o: SppOptions, x, used, el) -> np.ndar
 
 def solve(obs: ObsBlock, nav, options: SppOptions | None = None) -> Solution:
     """SPP of a whole observation block (file) at once; quality SINGLE where solved, NONE elsewhere."""
-    sol, _ = solve_detailed(obs, nav, options)
+    sol, _, _ = solve_detailed(obs, nav, options)
     return sol
 
 
