@@ -1,0 +1,148 @@
+"""Live quality of one reference station's observation stream.
+
+:class:`StationQuality` takes single-epoch :class:`~rtk_engine.obs.ObsBlock` s as they are decoded
+(vectorised over satellites inside each epoch) and keeps bounded running figures:
+
+* satellites per system and mean C/N0 [dB-Hz] of the last epoch;
+* completeness: epochs received / epochs expected from the nominal interval, over a window;
+* latency [s]: wall-clock arrival minus the epoch's GPST instant (converted to UTC);
+* cycle slips per 1000 phase observations: LLI bit 0 or a geometry-free phase jump;
+* code multipath MP1/MP2 [m] (RMS about the per-arc mean of the classical combination
+  MP_i = P_i - L_i - 2/(a-1)(L1 - L2) scaled, a = (f1/f2)^2, L in metres), per system's first two bands.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rtk_engine import gnss_time as gt
+from rtk_engine.constants import CLIGHT
+from rtk_engine.obs import ObsBlock
+
+GF_SLIP_M = 0.05  # geometry-free jump between consecutive epochs taken as a slip [m] ...
+GF_RATE_MPS = 0.004  # ... plus this much per second of gap (ionospheric change over 30 s reaches decimetres)
+ARC_GAP_S = 120.0  # a satellite unseen this long starts a new arc
+
+
+@dataclass
+class QualitySnapshot:
+    sats_per_system: dict[str, int]
+    cn0_mean_dbhz: float | None
+    completeness: float | None
+    latency_s: float | None
+    slips_per_1000: float | None
+    mp1_m: float | None
+    mp2_m: float | None
+    last_epoch_gpst_ns: int | None
+    epochs: int
+
+
+@dataclass
+class _Arc:
+    mean1: float = 0.0
+    mean2: float = 0.0
+    n: int = 0
+    last_t_ns: int = 0
+    last_gf: float = float("nan")
+
+
+@dataclass
+class StationQuality:
+    interval_s: float = 1.0
+    window_s: float = 600.0
+    _times: deque = field(default_factory=lambda: deque(maxlen=100_000))
+    _latency: deque = field(default_factory=lambda: deque(maxlen=600))
+    _mp1: deque = field(default_factory=lambda: deque(maxlen=20_000))
+    _mp2: deque = field(default_factory=lambda: deque(maxlen=20_000))
+    _arcs: dict = field(default_factory=dict)
+    _phase_obs: int = 0
+    _slips: int = 0
+    _last: ObsBlock | None = None
+    epochs: int = 0
+
+    def update(self, epoch: ObsBlock, received_unix_s: float | None = None) -> None:
+        """Add one epoch (E = 1)."""
+        t_ns = int(epoch.time_ns[0])
+        self._times.append(t_ns)
+        self.epochs += 1
+        self._last = epoch
+        recv = time.time() if received_unix_s is None else received_unix_s
+        t_utc_unix = (int(gt.gpst_to_utc(t_ns)) / gt.NS) + 315_964_800.0  # GPS epoch in Unix seconds
+        self._latency.append(recv - t_utc_unix)
+        self._dual_frequency(epoch, t_ns)
+
+    def _dual_frequency(self, epoch: ObsBlock, t_ns: int) -> None:
+        lli = epoch.lli[0]
+        phase = epoch.phase_cyc[0]
+        have = np.isfinite(phase)
+        self._phase_obs += int(have.sum())
+        slip = (lli & 1).astype(bool) & have
+        wl = epoch.wavelength_m()
+        freq = epoch.frequency_hz()
+        code = epoch.code_m[0]
+        sys_ = epoch.systems
+        for s in np.unique(sys_):
+            rows = np.flatnonzero(sys_ == s)
+            codes = epoch.signals.get(s, ())
+            bands = [c[0] for c in codes]
+            first = {}
+            for i, b in enumerate(bands):
+                first.setdefault(b, i)
+            if len(first) < 2:
+                continue
+            i1, i2 = list(first.values())[:2]
+            f1, f2 = freq[rows, i1], freq[rows, i2]
+            l1, l2 = phase[rows, i1] * wl[rows, i1], phase[rows, i2] * wl[rows, i2]
+            p1, p2 = code[rows, i1], code[rows, i2]
+            a = (f1 / f2) ** 2
+            gf = l1 - l2
+            mp1 = p1 - l1 - 2.0 / (a - 1.0) * gf
+            mp2 = p2 - l2 - 2.0 * a / (a - 1.0) * gf
+            ok = np.isfinite(mp1) & np.isfinite(mp2)
+            sl = slip[rows, i1] | slip[rows, i2]
+            for k in np.flatnonzero(ok):  # per-satellite arc state; satellites of one epoch (~40), not epochs
+                sat = epoch.sats[rows[k]]
+                arc = self._arcs.get(sat)
+                new_arc = arc is None or (t_ns - arc.last_t_ns) / gt.NS > ARC_GAP_S
+                jump = arc is not None and not new_arc and abs(gf[k] - arc.last_gf) > GF_SLIP_M + GF_RATE_MPS * (t_ns - arc.last_t_ns) / gt.NS
+                if jump and not sl[k]:
+                    self._slips += 1
+                if sl[k]:
+                    self._slips += 1
+                if new_arc or jump or sl[k]:
+                    arc = _Arc()
+                    self._arcs[sat] = arc
+                arc.n += 1
+                arc.mean1 += (mp1[k] - arc.mean1) / arc.n
+                arc.mean2 += (mp2[k] - arc.mean2) / arc.n
+                if arc.n >= 10:  # skip the first epochs of an arc while its mean settles
+                    self._mp1.append(mp1[k] - arc.mean1)
+                    self._mp2.append(mp2[k] - arc.mean2)
+                arc.last_t_ns, arc.last_gf = t_ns, gf[k]
+
+    def snapshot(self) -> QualitySnapshot:
+        last = self._last
+        if last is None:
+            return QualitySnapshot({}, None, None, None, None, None, None, None, 0)
+        present = np.isfinite(last.code_m[0]).any(axis=1)
+        systems, counts = np.unique(last.systems[present], return_counts=True)
+        snr = last.snr_dbhz[0]
+        cn0 = float(np.nanmean(snr)) if np.isfinite(snr).any() else None
+        t = np.fromiter(self._times, np.int64)
+        t_end = t[-1]
+        in_win = t[t > t_end - int(self.window_s * gt.NS)]
+        span = min(self.window_s, (t_end - t[0]) / gt.NS + self.interval_s)
+        completeness = min(1.0, len(np.unique(in_win)) / max(1.0, round(span / self.interval_s)))
+
+        def rms(d):
+            return float(np.sqrt(np.mean(np.square(np.fromiter(d, float))))) if len(d) else None
+
+        return QualitySnapshot(
+            sats_per_system={str(s): int(c) for s, c in zip(systems, counts)},
+            cn0_mean_dbhz=cn0, completeness=completeness,
+            latency_s=float(np.median(np.fromiter(self._latency, float))) if self._latency else None,
+            slips_per_1000=1000.0 * self._slips / self._phase_obs if self._phase_obs else None,
+            mp1_m=rms(self._mp1), mp2_m=rms(self._mp2), last_epoch_gpst_ns=int(t_end), epochs=self.epochs)
