@@ -35,6 +35,7 @@ has them, are returned by :func:`read_obs_clock`.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import os
 import re
@@ -271,56 +272,45 @@ def rinex3_types(raw: RawHeader) -> dict[str, list[str]]:
 
 # ------------------------------------------------------------------------------ numbers
 _P10 = 10 ** np.arange(19, dtype=np.int64)
-_F14_W = np.array([10 ** (12 - p) for p in range(10)] + [0] + [100, 10, 1], dtype=np.int64)
+_F14_WF = np.array([10.0 ** (12 - p) for p in range(10)] + [0.0, 100.0, 10.0, 1.0])  # 1/1000 units
 
 
 def parse_f14_3(num: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``[..., 14]`` uint8 F14.3 fields -> (float64 values with NaN for blanks, bad-field mask).
 
-    Exact: the digits are summed as an int64 count of 1/1000 units and divided once, so the
-    value equals ``float(text)``. Fields not in plain F14.3 layout go through ``float()``.
+    Exact: the digits are summed as an integer count of 1/1000 units (exact in float64 below
+    2**53) and divided once, so the value equals ``float(text)``. A field that is not plain
+    right-aligned F14.3 text goes through ``float()``; if that fails too it is NaN and ``bad``.
     """
     shape = num.shape[:-1]
-    nonblank = np.zeros(shape, bool)
-    acc = np.zeros(shape, np.int64)
-    neg = np.zeros(shape, bool)
-    bad = np.zeros(shape, bool)
-    started = np.zeros(shape, bool)
-    for p in range(14):
-        c = num[..., p]
-        is_sp = c == SPACE
-        is_d = (c >= 48) & (c <= 57)
-        if p == 10:
-            ok = (c == 46) | is_sp
-            bad |= ~ok
-            bad |= is_sp & started
-        else:
-            is_m = c == 45
-            bad |= ~(is_sp | is_d | is_m)
-            bad |= (is_sp | is_m) & started & (p < 10)  # blanks/signs inside the integer part
-            bad |= ~is_d & (p > 10) & started
-            neg |= is_m
-            acc += np.where(is_d, (c.astype(np.int64) - 48) * _F14_W[p], 0)
-            started |= ~is_sp
-        nonblank |= ~is_sp
-    bad &= nonblank
-    vals = np.where(neg, -acc, acc) / 1000.0
-    vals[~nonblank] = np.nan
+    u = np.ascontiguousarray(num).reshape(-1, 14)
+    vals = np.empty(u.shape[0])
+    bad = np.zeros(u.shape[0], bool)
+    for a in range(0, u.shape[0], 65536):
+        c = u[a:a + 65536]
+        d = c - np.uint8(48)  # wraps for non-digits
+        is_d = d <= 9
+        nonsp = c != SPACE
+        nonblank = nonsp.any(axis=1)
+        v = np.where(is_d, d, np.uint8(0)).astype(np.float64) @ _F14_WF
+        neg = (c == 45).any(axis=1)
+        v[neg] *= -1.0
+        n_nsp = nonsp.sum(axis=1)
+        gap = (nonsp[:, :-1] & ~nonsp[:, 1:]).any(axis=1)
+        first = c[np.arange(c.shape[0]), np.clip(14 - n_nsp, 0, 13)]
+        ok = (c[:, 10] == 46) & ~gap & (n_nsp - is_d.sum(axis=1) == 1 + neg) & (~neg | (first == 45))
+        v /= 1000.0
+        v[~nonblank] = np.nan
+        vals[a:a + 65536] = v
+        bad[a:a + 65536] = nonblank & ~ok
     if bad.any():
-        flat_num = num.reshape(-1, 14)
-        flat_bad = np.flatnonzero(bad.reshape(-1))
-        vflat = vals.reshape(-1)
-        still_bad = np.zeros(flat_bad.size, bool)
-        for j, k in enumerate(flat_bad):
+        for k in np.flatnonzero(bad):
             try:
-                vflat[k] = float(flat_num[k].tobytes().decode("ascii"))
+                vals[k] = float(u[k].tobytes().decode("ascii"))
+                bad[k] = False
             except (ValueError, UnicodeDecodeError):
-                vflat[k] = np.nan
-                still_bad[j] = True
-        bad = np.zeros(vflat.shape, bool)
-        bad[flat_bad[still_bad]] = True
-        bad = bad.reshape(shape)
-    return vals, bad
+                vals[k] = np.nan
+    return vals.reshape(shape), bad.reshape(shape)
 
 
 def _digit(c: np.ndarray) -> np.ndarray:
@@ -371,10 +361,15 @@ def _sec_ns(sec: bytes) -> int:
     return int(whole) * 1_000_000_000 + int(frac)
 
 
+_GPS_ORDINAL = _dt.date(1980, 1, 6).toordinal()
+
+
 def _epoch_ns(y: int, mo: int, d: int, h: int, mi: int, sec_ns: int) -> int:
+    """Calendar fields (2-digit years: 80-99 -> 19xx) -> ns since the GPS epoch in the same scale."""
     if y < 100:
         y += 2000 if y < 80 else 1900
-    return int(gnss_time.from_calendar(y, mo, d, h, mi, 0)) + sec_ns
+    days = _dt.date(y, mo, d).toordinal() - _GPS_ORDINAL
+    return ((days * 86400 + h * 3600 + mi * 60) * 1_000_000_000) + sec_ns
 
 
 def _clock_value(text: bytes) -> float:
