@@ -70,8 +70,7 @@ class StationQuality:
         self.epochs += 1
         self._last = epoch
         recv = time.time() if received_unix_s is None else received_unix_s
-        t_utc_unix = (int(gt.gpst_to_utc(t_ns)) / gt.NS) + 315_964_800.0  # GPS epoch in Unix seconds
-        self._latency.append(recv - t_utc_unix)
+        self._latency.append(recv - float(gt.unix_from_gpst(t_ns)))
         self._dual_frequency(epoch, t_ns)
 
     def _dual_frequency(self, epoch: ObsBlock, t_ns: int) -> None:

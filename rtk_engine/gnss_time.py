@@ -158,3 +158,23 @@ def nearest_week_time(sow_s, t_ref_ns) -> np.ndarray:
 def to_iso(t_ns) -> str:
     """GPST ns -> ISO-8601 string (GPST calendar)."""
     return str(to_datetime64(t_ns))
+
+
+UNIX_TO_GPS_EPOCH_S = 315_964_800  # Unix time of 1980-01-06 00:00:00 UTC
+
+
+def gpst_from_unix(unix_s: float) -> int:
+    """Unix time (UTC seconds since 1970) -> GPST ns (leap seconds applied)."""
+    return int(utc_to_gpst(int(round((unix_s - UNIX_TO_GPS_EPOCH_S) * NS))))
+
+
+def unix_from_gpst(t_gpst_ns) -> np.ndarray:
+    """GPST ns -> Unix time (UTC seconds since 1970)."""
+    return gpst_to_utc(t_gpst_ns) / NS + UNIX_TO_GPS_EPOCH_S
+
+
+def now_gpst_ns() -> int:
+    """The current instant as GPST ns, from the system clock."""
+    import time as _time
+
+    return gpst_from_unix(_time.time())
