@@ -25,7 +25,7 @@ from typing import Iterator, Mapping, NamedTuple
 import numpy as np
 
 from ..constants import CLIGHT, GM, OMEGA_E_DEFAULT
-from ..geodesy.ellipsoid import ecef_to_geodetic
+from ..geodesy.ellipsoid import ecef_to_geodetic, enu_rotation
 from .. import gnss_time as gt
 from ..gnss_time import NS
 from ..models.geometry import az_el_from_los, rotate_for_travel_time
@@ -272,7 +272,7 @@ class _StationProcess:
     """Random processes and tracking state of one station, advanced chunk by chunk."""
 
     def __init__(self, name: str, ecef_m: np.ndarray, sats: np.ndarray, n_slots: int, config: SimConfig,
-                 seed: int, rate_s: float):
+                 seed: int, rate_s: float, zwd_network_m: float):
         self.name = name
         self.ecef = np.asarray(ecef_m, float).reshape(3)
         self.llh = ecef_to_geodetic(self.ecef)
@@ -283,7 +283,7 @@ class _StationProcess:
         em, rng = self.em, self.rng
         n_s = sats.size
         self.clock_state = (float(rng.uniform(-1, 1) * em.rcv_clock_bias_s), float(em.rcv_clock_drift_sps))
-        self.zwd = np.array(rng.standard_normal() * em.tropo_residual_zwd_m)
+        self.zwd = np.array(zwd_network_m + rng.standard_normal() * em.tropo_station_zwd_m)
         self.mp_code_state = None
         self.mp_phase_state = None
         self.tracked = np.zeros(n_s, bool)
@@ -393,7 +393,16 @@ def iter_network(nav: NavData, stations_ecef: Mapping[str, np.ndarray], start_gp
     pos = {k: np.asarray(v, float).reshape(3) for k, v in stations_ecef.items()}
     centre = (np.mean(list(pos.values()), axis=0) if centre_ecef_m is None else np.asarray(centre_ecef_m, float))
     c_llh = ecef_to_geodetic(centre)
-    procs = {k: _StationProcess(k, v, sats, n_f, config, seed, rate_s) for k, v in pos.items()}
+    # network-wide random parts: common residual zenith wet delay and its horizontal gradient
+    net_rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x4E4554]))
+    zwd_common = net_rng.standard_normal() * em.tropo_residual_zwd_m
+    grad_az = net_rng.uniform(0.0, 2.0 * np.pi)
+    rot = enu_rotation(c_llh[0], c_llh[1])
+    zwd_net = {}
+    for k, v in pos.items():
+        e_, n_, _ = rot @ (v - centre)
+        zwd_net[k] = zwd_common + em.tropo_zwd_gradient_mm_per_km * 1e-6 * (e_ * np.sin(grad_az) + n_ * np.cos(grad_az))
+    procs = {k: _StationProcess(k, v, sats, n_f, config, seed, rate_s, zwd_net[k]) for k, v in pos.items()}
     mask_rad = np.deg2rad(config.elevation_mask_deg)
     comments = [f"simulated by rtk_engine.simulate, seed {seed}",
                 "ionosphere: Klobuchar from " + ("the navigation data" if iono_from_nav else "default coefficients")]

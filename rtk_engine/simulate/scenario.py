@@ -53,10 +53,13 @@ class ErrorModel:
     # C/N0 model: cn0(el) = cn0_zenith - cn0_span * (1 - sin el)^2
     cn0_zenith_dbhz: float = 50.0
     cn0_span_db: float = 18.0
-    # troposphere: Saastamoinen + Niell truth plus a station residual zenith wet delay
+    # troposphere: Saastamoinen + Niell truth plus a residual zenith wet delay per station made of a
+    # network-common offset, a horizontal gradient (random direction) and a station part
     troposphere: bool = True
-    tropo_residual_zwd_m: float = 0.02  # constant per station, N(0, sigma)
-    tropo_zwd_random_walk_m_per_sqrt_h: float = 0.005
+    tropo_residual_zwd_m: float = 0.02  # network-common offset, N(0, sigma)
+    tropo_zwd_gradient_mm_per_km: float = 0.5  # 1 cm of relative zenith wet delay over 20 km
+    tropo_station_zwd_m: float = 0.003  # independent per station, N(0, sigma)
+    tropo_zwd_random_walk_m_per_sqrt_h: float = 0.003  # independent per station
     # ionosphere: Klobuchar (nav GPSA/GPSB) times iono_scale times exp(k . d_ipp), d_ipp the pierce point's
     # horizontal offset from the network centre: a relative gradient k [1/1000 km] (0.3 gives 1.5 mm/km
     # of vertical delay at 5 m, i.e. ~3 cm vertical over a 20 km baseline)
@@ -86,6 +89,7 @@ class ErrorModel:
         """No noise, multipath, atmosphere, slips or clock drift: pure geometry + clocks."""
         return ErrorModel(code_noise_m=0.0, phase_noise_m=0.0, doppler_noise_hz=0.0, multipath_code_m=0.0,
                           multipath_phase_m=0.0, troposphere=False, tropo_residual_zwd_m=0.0,
+                          tropo_zwd_gradient_mm_per_km=0.0, tropo_station_zwd_m=0.0,
                           tropo_zwd_random_walk_m_per_sqrt_h=0.0, ionosphere=False, iono_gradient_per_1000km=0.0,
                           shapiro=False, cycle_slips_per_h=0.0, outages_per_h=0.0, rcv_clock_bias_s=0.0,
                           rcv_clock_drift_sps=0.0, rcv_clock_drift_rw_per_sqrt_s=0.0)
