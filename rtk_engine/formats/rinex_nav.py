@@ -200,10 +200,43 @@ def _parse_header(lines: list[bytes], name: str) -> dict:
     return hdr
 
 
-def _line_matrix(lines: list[bytes]) -> np.ndarray:
-    """Lines -> (n + 1, 80) uint8 matrix, space padded; the last row is blank."""
-    buf = b"".join(ln[:LINE_W].ljust(LINE_W) for ln in lines) + b" " * LINE_W
-    return np.frombuffer(buf, dtype=np.uint8).reshape(-1, LINE_W).copy()
+class _Lines:
+    """The body of a file as one byte buffer with line starts/lengths (no per-line Python objects)."""
+
+    def __init__(self, body: bytes):
+        self.buf = np.frombuffer(body + b" ", dtype=np.uint8)
+        nl = np.flatnonzero(self.buf[:-1] == 10)
+        self.start = np.concatenate([[0], nl + 1]).astype(np.int64)
+        end = np.concatenate([nl, [len(body)]])
+        self.length = end - self.start
+        # drop trailing blank lines
+        n = self.start.size
+        while n and not body[self.start[n - 1]:self.start[n - 1] + self.length[n - 1]].strip():
+            n -= 1
+        self.start, self.length = self.start[:n], self.length[:n]
+
+    def __len__(self) -> int:
+        return int(self.start.size)
+
+    def char(self, col: int) -> np.ndarray:
+        """Byte at column ``col`` of every line (space past the end)."""
+        return np.where(self.length > col, self.buf[np.minimum(self.start + col, self.buf.size - 1)], 32)
+
+    def gather(self, rows: np.ndarray, width: int = LINE_W) -> np.ndarray:
+        """Lines ``rows`` (any shape; -1 = blank line) -> (..., width) uint8, space padded."""
+        rows = np.asarray(rows)
+        ok = rows >= 0
+        safe = np.where(ok, rows, 0)
+        idx_t = np.int32 if self.buf.size < 2**31 - LINE_W else np.int64
+        st = np.where(ok, self.start[safe], 0).astype(idx_t)
+        ln = np.where(ok, self.length[safe], 0).astype(idx_t)
+        cols = np.arange(width, dtype=idx_t)
+        valid = cols < ln[..., None]
+        src = np.where(valid, st[..., None] + cols, 0)
+        return np.where(valid, self.buf[src], np.uint8(32))
+
+    def text(self, row: int) -> str:
+        return bytes(self.buf[self.start[row]:self.start[row] + self.length[row]]).decode("ascii", "replace")
 
 
 def _ints(block: np.ndarray, c0: int, c1: int) -> np.ndarray:
@@ -220,26 +253,26 @@ def _floats(block: np.ndarray, c0: int, c1: int) -> np.ndarray:
 class _Records:
     """A set of records as a (R, MAX_LINES, 80) byte block with their line numbers."""
 
-    def __init__(self, mat: np.ndarray, start: np.ndarray, nlines: np.ndarray, line0: int):
-        blank = mat.shape[0] - 1
-        j = np.arange(MAX_LINES)
+    def __init__(self, lines: _Lines, start: np.ndarray, nlines: np.ndarray, line0: int):
+        self.n_lines = int(min(MAX_LINES, max(4, nlines.max(initial=0))))
+        j = np.arange(self.n_lines)
         idx = start[:, None] + j[None, :]
-        idx = np.where(j[None, :] < np.minimum(nlines, MAX_LINES)[:, None], idx, blank)
-        self.block = mat[idx]  # (R, MAX_LINES, 80)
+        idx = np.where(j[None, :] < np.minimum(nlines, self.n_lines)[:, None], idx, -1)
+        self.block = lines.gather(idx)  # (R, n_lines, 80)
         self.file_line = start + line0 + 1  # 1-based line number of each record's first line
 
     def __len__(self) -> int:
         return self.block.shape[0]
 
     def values(self, v2: bool, name: str) -> np.ndarray:
-        """All numeric fields -> (R, 3 + 4 * (MAX_LINES - 1)) float, NaN where blank."""
+        """All numeric fields -> (R, 3 + 4 * (MAX_LINES - 1)) float, NaN where blank or absent."""
         c_start = 22 if v2 else 23
         c_cont = 3 if v2 else 4
-        lines = np.array([0, 0, 0] + [ln for ln in range(1, MAX_LINES) for _ in range(4)])
-        cols = np.array([c_start + 19 * k for k in range(3)]
-                        + [c_cont + 19 * k for _ in range(1, MAX_LINES) for k in range(4)])
+        nl = self.n_lines
+        lines = np.array([0, 0, 0] + [ln for ln in range(1, nl) for _ in range(4)])
+        cols = np.array([c_start + 19 * k for k in range(3)] + [c_cont + 19 * k for _ in range(1, nl) for k in range(4)])
         fld = self.block[:, lines[:, None], cols[:, None] + np.arange(19)[None, :]]  # (R, F, 19)
-        fld[(fld == ord("D")) | (fld == ord("d"))] = ord("E")
+        fld[(fld == ord("D")) | (fld == ord("d")) | (fld == ord("e"))] = ord("E")
         blank = np.all(fld == ord(" "), axis=2)
         fld[blank, 18] = ord("0")
         flat = np.ascontiguousarray(fld).view("S19").reshape(fld.shape[:2])
@@ -255,7 +288,9 @@ class _Records:
                                        f"{flat[r, f].decode('ascii', 'replace').strip()!r}") from None
             raise
         out[blank] = np.nan
-        return out
+        full = np.full((out.shape[0], 3 + 4 * (MAX_LINES - 1)), np.nan)
+        full[:, :out.shape[1]] = out
+        return full
 
     def epochs(self, v2: bool, name: str) -> np.ndarray:
         """Epoch of each record's first line as calendar ns (in the file's time scale)."""
@@ -455,45 +490,46 @@ def read_nav(source: str | os.PathLike | bytes) -> NavData:
     data, name = _load_bytes(source)
     if not data.strip():
         raise NavError(f"{name}: empty file")
-    lines = data.replace(b"\r", b"").split(b"\n")
-    hdr = _parse_header(lines, name)
+    data = data.replace(b"\r", b"")
+    eoh = data.find(b"END OF HEADER")
+    cut = data.find(b"\n", eoh) if eoh >= 0 else -1
+    head = data[:cut] if cut >= 0 else data
+    hdr = _parse_header(head.split(b"\n"), name)
     version, v2 = hdr["version"], hdr["version"] < 3
-    body = lines[hdr["end"]:]
-    while body and not body[-1].strip():
-        body.pop()
     nav = NavData(iono=dict(hdr["iono"]), leap_seconds=hdr["leap"])
     skipped: list[str] = []
-    if not body:
+    lines = _Lines(data[cut + 1:] if cut >= 0 else b"")
+    if len(lines) == 0:
         nav.skipped = [f"{name}: no records after the header"]
         log.warning("%s", nav.skipped[0])
         return nav
-    mat = _line_matrix(body)
-    nb = len(body)
-    first = mat[:nb, 0]
+    nb = len(lines)
+    first = lines.char(0)
     if version >= 4:
         hrow = np.flatnonzero(first == ord(">"))
         if hrow.size == 0 or hrow[0] != 0:
             raise NavError(f"{name}: line {hdr['end'] + 1}: RINEX 4 record does not start with '>'")
         start = hrow + 1
         nlines = np.diff(np.append(hrow, nb)) - 1
-        heads = [body[i].decode("ascii", "replace").split() for i in hrow.tolist()]
-        kind = np.array([h[1] if len(h) > 1 else "" for h in heads])
-        sys_ = np.array([h[2][:1] if len(h) > 2 else "" for h in heads])
-        msg = np.array([h[3] if len(h) > 3 else "" for h in heads])
+        # '> EPH G01 LNAV': record type cols 2-4, satellite 6-8, message 10-13
+        heads = lines.gather(hrow, 14)
+        kind = np.ascontiguousarray(heads[:, 2:5]).view("S3").ravel().astype("<U3")
+        sys_ = np.ascontiguousarray(heads[:, 6:7]).view("S1").ravel().astype("<U1")
+        msg = np.char.strip(np.ascontiguousarray(heads[:, 10:14]).view("S4").ravel().astype("<U4"))
     else:
         if v2:
-            is_start = (first != ord(" ")) | (mat[:nb, 1] != ord(" "))
+            is_start = (first != ord(" ")) | (lines.char(1) != ord(" "))
         else:
             is_start = np.isin(first, np.frombuffer(SYSTEMS.encode(), np.uint8))
         start = np.flatnonzero(is_start)
-        if start.size == 0 or (start[0] != 0 and body[0].strip()):
+        if start.size == 0 or (start[0] != 0 and lines.text(0).strip()):
             raise NavError(f"{name}: line {hdr['end'] + 1}: expected a satellite/epoch line")
         nlines = np.diff(np.append(start, nb))
         kind = np.full(start.size, "EPH")
         if v2:
             sys_ = np.full(start.size, hdr["system"])
         else:
-            sys_ = mat[start, 0].view("S1").astype("<U1")
+            sys_ = first[start].astype(np.uint8).view("S1").astype("<U1")
         msg = np.full(start.size, "", dtype="<U4")
         msg[sys_ == "R"] = "FDMA"
         msg[np.isin(sys_, ["G", "J", "I"])] = "LNAV"
@@ -521,12 +557,12 @@ def read_nav(source: str | os.PathLike | bytes) -> NavData:
             skipped.append(f"{name}: {cnt} {lab.strip()} records skipped (not used)")
     line0 = hdr["end"]
     kr = np.flatnonzero(kepler_ok)
-    nav.kepler = _kepler_from(_Records(mat, start[kr], nlines[kr], line0), sys_[kr], msg[kr], v2, name)
+    nav.kepler = _kepler_from(_Records(lines, start[kr], nlines[kr], line0), sys_[kr], msg[kr], v2, name)
     gr = np.flatnonzero(glo_ok)
-    nav.glonass = _glonass_from(_Records(mat, start[gr], nlines[gr], line0), v2, name)
+    nav.glonass = _glonass_from(_Records(lines, start[gr], nlines[gr], line0), v2, name)
     ir = np.flatnonzero(ion)
     if ir.size:
-        iono4 = _iono_from_rinex4(_Records(mat, start[ir], nlines[ir], line0), sys_[ir], msg[ir], name)
+        iono4 = _iono_from_rinex4(_Records(lines, start[ir], nlines[ir], line0), sys_[ir], msg[ir], name)
         nav.iono = {**iono4, **nav.iono}
     nav.skipped = skipped
     for s in skipped:
