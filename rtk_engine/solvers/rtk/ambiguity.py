@@ -5,7 +5,8 @@
 2. Per (system, band) group the highest eligible satellite is the reference; DD ambiguities
    ``a = T x`` with covariance ``T P T^T``.
 3. LAMBDA on the set; accepted when the bootstrapped success rate >= ``min_success_rate`` and the
-   ratio >= a threshold that falls with the number of ambiguities (``ArOptions.ratio_threshold``).
+   ratio >= a threshold that falls with the number of ambiguities (``ArOptions.ratio_threshold``),
+   or with a lower success rate (>= ``success_floor``) and a ``strong_ratio_factor`` times higher ratio.
    Otherwise partial AR drops the lowest remaining satellite (all its signals) and retries.
 4. False-fix gates on the fixed solution: the fixed position must be consistent with the float one
    (chi-square on the float position covariance) and every fixed DD phase residual must stay
@@ -102,7 +103,7 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
         ratio = min(res.ratio, 999.9)
         if first_ratio is None:
             first_ratio = ratio
-        if ratio < o.ratio_threshold(n_sel) or res.success_rate < o.min_success_rate:
+        if not o.accept(n_sel, ratio, res.success_rate):
             reason = f"ratio {ratio:.2f} / success {res.success_rate:.4f} below threshold"
             continue
         afix = res.candidates[0]

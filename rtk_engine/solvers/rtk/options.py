@@ -37,6 +37,8 @@ class ArOptions:
     ratio_min: float = 1.8
     ratio_max: float = 6.0
     min_success_rate: float = 0.999
+    success_floor: float = 0.5
+    strong_ratio_factor: float = 3.0
     min_ambiguities: int = 4
     max_drop_sats: int = 6
     fix_float_chi2: float = 25.0
@@ -49,6 +51,15 @@ class ArOptions:
         """Ratio-test threshold for ``n`` ambiguities: stricter for few, looser for many."""
         thr = 1.0 + (self.ratio_at_10 - 1.0) * (10.0 / max(n, 1)) ** 0.5
         return min(max(thr, self.ratio_min), self.ratio_max)
+
+    def accept(self, n: int, ratio: float, success_rate: float) -> bool:
+        """Validation: the n-dependent ratio with a high bootstrapped success rate, or a ratio
+        ``strong_ratio_factor`` times higher when the (pessimistic, lower-bound) success rate is
+        only above ``success_floor``."""
+        thr = self.ratio_threshold(n)
+        if success_rate >= self.min_success_rate:
+            return ratio >= thr
+        return success_rate >= self.success_floor and ratio >= thr * self.strong_ratio_factor
 
 
 @dataclass(frozen=True)
