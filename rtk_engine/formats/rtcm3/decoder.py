@@ -31,7 +31,7 @@ from . import msm_tables as T
 from .bits import Rtcm3DecodeError
 from .ephemeris import EPHEMERIS_TYPES, EphemerisMessage, decode_ephemeris
 from .glonass_bias import GlonassBiases, decode_glonass_biases
-from .legacy import LegacyObs, decode_legacy
+from .legacy import LEGACY_TYPES, LegacyObs, decode_legacy
 from .msm import MsmCells, MsmMessage, decode_msm, msm_cells, msm_time_ns
 from .station import StationDescriptor, StationPosition, decode_station_descriptor, decode_station_position
 
@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 STATION_POSITION_TYPES = frozenset({1005, 1006})
 DESCRIPTOR_TYPES = frozenset({1007, 1008, 1033})
-LEGACY_TYPES = frozenset({1004, 1012})
 SUPPORTED_TYPES = (frozenset(range(1071, 1078)) | frozenset(range(1081, 1088)) | frozenset(range(1091, 1098))
                    | frozenset(range(1101, 1108)) | frozenset(range(1111, 1118)) | frozenset(range(1121, 1128))
                    | frozenset(range(1131, 1138)) | STATION_POSITION_TYPES | DESCRIPTOR_TYPES | LEGACY_TYPES
@@ -81,6 +80,7 @@ class Rtcm3Counters:
     unsupported: Counter = field(default_factory=Counter)  # per message type (valid frame, no decoder)
     malformed: Counter = field(default_factory=Counter)  # per message type (decoder rejected the payload)
     epochs: int = 0
+    incomplete_epochs: int = 0  # epochs cut off at the end of the stream (multiple-message bit still set)
     cells_no_glonass_channel: int = 0  # GLONASS phase/Doppler dropped: FDMA channel unknown
     cells_ambiguous_range: int = 0  # MSM1-3 cells: ranges modulo 1 ms, left NaN
     cells_unknown_satellite: int = 0  # satellite numbers without a RINEX id (e.g. QZSS > 99)
@@ -107,9 +107,11 @@ class Rtcm3Decoder:
     weeks) and within 12 h (for GLONASS days); defaults to the current time, which is right for
     live streams. After each epoch the reference follows the stream, so week rollovers are handled.
     ``keep_raw``: also return the raw :class:`MsmMessage`/:class:`LegacyObs` objects.
+    ``glonass_channels``: FDMA channels known in advance ("R01" -> k); MSM5/7 and 1020 update them.
     """
 
-    def __init__(self, t_ref_ns: int | None = None, *, keep_raw: bool = False) -> None:
+    def __init__(self, t_ref_ns: int | None = None, *, keep_raw: bool = False,
+                 glonass_channels: dict[str, int] | None = None) -> None:
         if t_ref_ns is None:
             now_utc = int(time.time() * gt.NS) - int((np.datetime64("1980-01-06", "ns") - np.datetime64("1970-01-01", "ns")).astype(np.int64))
             t_ref_ns = int(gt.utc_to_gpst(now_utc))
@@ -121,15 +123,15 @@ class Rtcm3Decoder:
         self.station: StationPosition | None = None
         self.descriptor: StationDescriptor | None = None
         self.glonass_biases: GlonassBiases | None = None
-        self.glonass_channels: dict[str, int] = {}
+        self.glonass_channels: dict[str, int] = dict(glonass_channels or {})
         self._kepler: list[KeplerEphemeris] = []
         self._glonass: list[GlonassEphemeris] = []
         self._pending: list[_Cells] = []
         self._pending_t: int | None = None
         self._pending_anchor = False
-        # last lock-time indicator per [system, satellite number, signal id]; three kinds:
+        # last lock-time indicator per [system, satellite number, signal id] (-1 never seen); three kinds:
         # 0 MSM 4-bit DF402, 1 MSM 10-bit DF407, 2 legacy 7-bit (signal 1 = L1, 2 = L2)
-        self._lock = np.zeros((3, T.N_SYS, 65, 33), np.int64)
+        self._lock = np.full((3, T.N_SYS, 65, 33), -1, np.int64)  # -1: never seen
 
     # ------------------------------------------------------------------ input
     def feed(self, data: bytes) -> list:
@@ -142,8 +144,13 @@ class Rtcm3Decoder:
         return out
 
     def flush(self) -> list:
-        """Emit the epoch still being assembled (call at the end of a file)."""
-        return self._emit()
+        """End of stream: an epoch still waiting for messages announced by the multiple-message bit is
+        incomplete; it is dropped and counted in ``counters.incomplete_epochs``."""
+        if self._pending_t is not None:
+            self.counters.incomplete_epochs += 1
+            self._note(0, f"incomplete epoch {gt.to_iso(self._pending_t)} at end of stream dropped", count=False)
+        self._pending, self._pending_t, self._pending_anchor = [], None, False
+        return []
 
     def feed_payload(self, payload: bytes) -> list:
         """One CRC-checked message payload -> decoded items (never raises on bad content)."""
@@ -163,9 +170,10 @@ class Rtcm3Decoder:
             self._note(t, f"message {t}: {exc}")
             return []
 
-    def _note(self, t: int, text: str) -> None:
-        self.counters.malformed[t] += 1
-        if self.counters.malformed[t] == 1:
+    def _note(self, t: int, text: str, count: bool = True) -> None:
+        if count:
+            self.counters.malformed[t] += 1
+        if not count or self.counters.malformed[t] == 1:
             log.warning("RTCM3 %s", text)
         if len(self.counters.notes) < MAX_NOTES:
             self.counters.notes.append(text)
@@ -176,11 +184,11 @@ class Rtcm3Decoder:
             return self._add_obs(msm_time_ns(obj.system, obj.epoch_ms, self.t_ref_ns), self._msm_cells(obj),
                                  obj.multiple, obj, anchor)
         if isinstance(obj, LegacyObs):
-            sys_ = "G" if t == 1004 else "R"
+            sys_ = "G" if t in (1002, 1004) else "R"
             self.glonass_channels.update(obj.channels)
-            epoch = obj.epoch_ms | (7 << 27) if t == 1012 else obj.epoch_ms  # 1012: time of day only
+            epoch = obj.epoch_ms | (7 << 27) if sys_ == "R" else obj.epoch_ms  # 1010/1012: time of day only
             return self._add_obs(msm_time_ns(sys_, epoch, self.t_ref_ns), self._legacy_cells(obj),
-                                 obj.multiple, obj, t == 1004)
+                                 obj.multiple, obj, sys_ == "G")
         if isinstance(obj, EphemerisMessage):
             if t == 1020:
                 self._glonass.append(obj.nav)
@@ -210,11 +218,12 @@ class Rtcm3Decoder:
     # ------------------------------------------------------------ observations
     def _lli(self, kind: int, k: np.ndarray | int, prn: np.ndarray, sig: np.ndarray, lock: np.ndarray,
              half: np.ndarray) -> np.ndarray:
-        """Loss of lock (bit 0) where the lock-time indicator dropped, or stayed 0; half-cycle -> bit 1."""
+        """Loss of lock (bit 0) where the lock-time indicator dropped, or is 0 now and was 0 (or never
+        seen) before, the rule RTKLIB applies; half-cycle ambiguity (DF420) -> bit 1."""
         state = self._lock[kind]
         prev = state[k, prn, sig]
         state[k, prn, sig] = lock
-        slip = (lock < prev) | ((lock == 0) & (prev == 0))
+        slip = (lock < prev) | ((lock == 0) & (prev <= 0))
         return (slip.astype(np.uint8) | (np.asarray(half, np.uint8) << 1)).astype(np.uint8)
 
     def _msm_cells(self, m: MsmMessage) -> _Cells:
@@ -234,17 +243,18 @@ class Rtcm3Decoder:
 
     def _legacy_cells(self, o: LegacyObs) -> _Cells:
         n = o.sats.size
+        nf = o.codes.shape[1]
         k = np.array([T.SYS_INDEX[s[0]] for s in o.sats.tolist()], np.int64) if n else np.zeros(0, np.int64)
         prn = np.array([int(s[1:]) for s in o.sats.tolist()], np.int64) if n else np.zeros(0, np.int64)
-        kk = np.repeat(k, 2)
-        pp = np.repeat(prn, 2)
-        sig = np.tile(np.array([1, 2]), n)
-        lli = self._lli(2, kk, pp, sig, o.lock.ravel(), np.zeros(2 * n, np.uint8))
-        sat_key = np.repeat(k * 100 + prn, 2)
-        code_key = np.array([T.CODE_KEY[(s[0], c)] for s, c in zip(np.repeat(o.sats, 2).tolist(), o.codes.ravel().tolist())],
+        kk = np.repeat(k, nf)
+        pp = np.repeat(prn, nf)
+        sig = np.tile(np.arange(1, nf + 1), n)
+        lli = self._lli(2, kk, pp, sig, o.lock.ravel(), np.zeros(nf * n, np.uint8))
+        sat_key = np.repeat(k * 100 + prn, nf)
+        code_key = np.array([T.CODE_KEY[(s[0], c)] for s, c in zip(np.repeat(o.sats, nf).tolist(), o.codes.ravel().tolist())],
                             np.int64)
         return _Cells(sat_key, code_key, o.code_m.ravel(), o.phase_cyc.ravel(),
-                      np.full(2 * n, np.nan), o.snr_dbhz.ravel(), lli)
+                      np.full(nf * n, np.nan), o.snr_dbhz.ravel(), lli)
 
     def _add_obs(self, t_ns: int, cells: _Cells, multiple: bool, raw, anchor: bool) -> list:
         out = []
@@ -373,16 +383,24 @@ def stack_epochs(blocks: list[ObsBlock]) -> ObsBlock:
     return out
 
 
-def decode_bytes(data: bytes, t_ref_ns: int) -> tuple[list, Rtcm3Decoder]:
+def decode_bytes(data: bytes, t_ref_ns: int, glonass_channels: dict[str, int] | None = None) -> tuple[list, Rtcm3Decoder]:
     """Decode a whole recorded stream; returns (items in order, the decoder with counters and state)."""
-    dec = Rtcm3Decoder(t_ref_ns)
+    dec = Rtcm3Decoder(t_ref_ns, glonass_channels=glonass_channels)
     items = dec.feed(data)
     items.extend(dec.flush())
     return items, dec
 
 
 def read_rtcm3(path: str | Path, t_ref_ns: int) -> tuple[ObsBlock, NavData, Rtcm3Decoder]:
-    """A recorded RTCM 3 file -> (all epochs as one ObsBlock, ephemerides, decoder with station/counters)."""
-    items, dec = decode_bytes(Path(path).read_bytes(), t_ref_ns)
+    """A recorded RTCM 3 file -> (all epochs as one ObsBlock, ephemerides, decoder with station/counters).
+
+    GLONASS cells seen before the satellite's FDMA channel (1020 or MSM5/7) arrives lack phase and
+    Doppler in a single pass; when the file reveals those channels later, it is decoded a second
+    time with them known (a file, unlike a live stream, can look ahead).
+    """
+    data = Path(path).read_bytes()
+    items, dec = decode_bytes(data, t_ref_ns)
+    if dec.counters.cells_no_glonass_channel and dec.glonass_channels:
+        items, dec = decode_bytes(data, t_ref_ns, dec.glonass_channels)
     obs = stack_epochs([i for i in items if isinstance(i, ObsBlock)])
     return obs, dec.nav_data(), dec

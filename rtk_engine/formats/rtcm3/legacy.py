@@ -1,4 +1,4 @@
-"""Legacy RTK observation messages 1004 (GPS L1/L2) and 1012 (GLONASS L1/L2), decode only.
+"""Legacy RTK observation messages 1002/1004 (GPS L1, L1/L2) and 1010/1012 (GLONASS L1, L1/L2), decode only.
 
 Each satellite is a fixed-width record; all records are decoded at once by reshaping the bit
 array to [Nsat, record bits] and gathering columns.
@@ -57,6 +57,11 @@ def _records(bits: np.ndarray, pos: int, n: int, layout) -> dict[str, np.ndarray
     return out
 
 
+_REC_1002 = _REC_1004[:7]
+_REC_1010 = _REC_1012[:8]
+LEGACY_TYPES = frozenset({1002, 1004, 1010, 1012})
+
+
 def decode_legacy(payload: bytes) -> LegacyObs:
     bits = unpack(payload)
     if bits.size < 64:
@@ -65,15 +70,18 @@ def decode_legacy(payload: bytes) -> LegacyObs:
     def f(pos: int, n: int) -> int:
         return (head >> (64 - pos - n)) & ((1 << n) - 1)
     t = f(0, 12)
-    if t == 1004:
-        epoch, sync, n, pos, layout = f(24, 30), f(54, 1), f(55, 5), 64, _REC_1004
-    elif t == 1012:
-        epoch, sync, n, pos, layout = f(24, 27), f(51, 1), f(52, 5), 61, _REC_1012
+    if t in (1002, 1004):
+        epoch, sync, n, pos, layout = f(24, 30), f(54, 1), f(55, 5), 64, _REC_1004 if t == 1004 else _REC_1002
+    elif t in (1010, 1012):
+        epoch, sync, n, pos, layout = f(24, 27), f(51, 1), f(52, 5), 61, _REC_1012 if t == 1012 else _REC_1010
     else:
-        raise Rtcm3DecodeError(f"message {t} is not 1004/1012")
+        raise Rtcm3DecodeError(f"message {t} is not 1002/1004/1010/1012")
     r = _records(bits, pos, n, layout)
+    if "l2code" not in r:  # L1-only messages: L2 columns absent
+        for k, v in (("l2code", 0), ("pr21", -8192), ("ph2", -524288), ("lock2", 0), ("cnr2", 0)):
+            r[k] = np.full(n, v, np.int64)
     prn = r["sat"]
-    if t == 1004:
+    if t in (1002, 1004):
         sats = np.array([f"G{p:02d}" if 1 <= p <= 32 else (f"S{p - 20:02d}" if 40 <= p <= 58 else "") for p in prn.tolist()], "<U3")
         codes = np.array([["1P" if c1 else "1C", GPS_L2_CODES[c2]] for c1, c2 in zip(r["l1code"].tolist(), r["l2code"].tolist())], "<U2").reshape(n, 2)
         lam1 = np.full(n, CLIGHT / frequency_hz("G", "1C"))
@@ -94,6 +102,11 @@ def decode_legacy(payload: bytes) -> LegacyObs:
     ph2 = np.where(r["ph2"] == -524288, np.nan, (pr1 + r["ph2"] * 0.0005) / lam2)
     snr = np.stack([r["cnr1"], r["cnr2"]], 1) * 0.25
     keep = sats != ""
+    if t in (1002, 1010):  # L1 only
+        return LegacyObs(t, f(12, 12), epoch, bool(sync), sats[keep], codes[keep][:, :1],
+                         np.stack([pr1], 1)[keep], np.stack([ph1], 1)[keep],
+                         np.where(snr == 0, np.nan, snr)[keep][:, :1].astype(np.float32),
+                         np.stack([r["lock1"]], 1)[keep], chans, r)
     return LegacyObs(t, f(12, 12), epoch, bool(sync), sats[keep], codes[keep],
                      np.stack([pr1, pr2], 1)[keep], np.stack([ph1, ph2], 1)[keep],
                      np.where(snr == 0, np.nan, snr)[keep].astype(np.float32),
