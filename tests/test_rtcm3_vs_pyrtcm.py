@@ -122,13 +122,15 @@ def _check_descriptor(ours: StationDescriptor, ref) -> None:
 
 
 def _check_legacy(ours: LegacyObs, ref) -> None:
-    names = ({"pr1": "DF011", "ph1": "DF012", "amb": "DF014", "pr21": "DF017", "ph2": "DF018", "lock1": "DF013",
-              "cnr1": "DF015", "l2code": "DF016"} if ours.msg_type == 1004 else
-             {"pr1": "DF041", "ph1": "DF042", "amb": "DF044", "pr21": "DF047", "ph2": "DF048", "lock1": "DF043",
-              "cnr1": "DF045", "chan": "DF040"})
+    gps = ours.msg_type in (1002, 1004)
+    names = ({"pr1": "DF011", "ph1": "DF012", "amb": "DF014", "lock1": "DF013", "cnr1": "DF015"} if gps else
+             {"pr1": "DF041", "ph1": "DF042", "amb": "DF044", "lock1": "DF043", "cnr1": "DF045", "chan": "DF040"})
+    if ours.msg_type == 1004:
+        names |= {"pr21": "DF017", "ph2": "DF018", "l2code": "DF016"}
+    if ours.msg_type == 1012:
+        names |= {"pr21": "DF047", "ph2": "DF048", "l2code": "DF046"}
     n = ours.fields["sat"].size
-    assert ours.fields["sat"].tolist() == [getattr(ref, f"DF{'009' if ours.msg_type == 1004 else '038'}_{i + 1:02d}")
-                                           for i in range(n)]
+    assert ours.fields["sat"].tolist() == [getattr(ref, f"DF{'009' if gps else '038'}_{i + 1:02d}") for i in range(n)]
     for ours_name, df in names.items():
         exp = [raw_of(df, getattr(ref, f"{df}_{i + 1:02d}")) for i in range(n)]
         assert ours.fields[ours_name].tolist() == exp, df
