@@ -92,9 +92,12 @@ _LAYOUTS: dict[str, dict[str, tuple[int, int]]] = {
                               "tgd1_s": (6, 2), "tgd2_s": (6, 3), "ttr_sow": (7, 0), "iodc": (7, 1)},
     # GPS / QZSS CNAV (RINEX 4): toe = toc; (3, 0) is t_op
     "CNAV": _KEPLER_COMMON | {"a_dot": (1, 0), "delta_n_dot": (5, 1), "ura_idx": (6, 0),
-                              "health": (6, 1), "tgd1_s": (6, 2), "ttr_sow": (8, 0)},
+                              "health": (6, 1), "tgd1_s": (6, 2), "isc_l1ca_s": (7, 0), "isc_l2c_s": (7, 1),
+                              "isc_l5i5_s": (7, 2), "isc_l5q5_s": (7, 3), "ttr_sow": (8, 0)},
     "CNV2G": _KEPLER_COMMON | {"a_dot": (1, 0), "delta_n_dot": (5, 1), "ura_idx": (6, 0),
-                               "health": (6, 1), "tgd1_s": (6, 2), "ttr_sow": (9, 0)},
+                               "health": (6, 1), "tgd1_s": (6, 2), "isc_l1ca_s": (7, 0), "isc_l2c_s": (7, 1),
+                               "isc_l5i5_s": (7, 2), "isc_l5q5_s": (7, 3), "isc_l1cd_s": (8, 0),
+                               "isc_l1cp_s": (8, 1), "ttr_sow": (9, 0)},
     # BeiDou B-CNAV1 / B-CNAV2 (RINEX 4): tgd1 = TGD_B1Cp, tgd2 = TGD_B2ap, isc = ISC_B1Cd / ISC_B2ad
     "CNV1": _KEPLER_COMMON | {"a_dot": (1, 0), "delta_n_dot": (5, 1), "ura_idx": (6, 0),
                               "isc_s": (7, 0), "tgd1_s": (7, 2), "tgd2_s": (7, 3), "health": (8, 1),
@@ -124,6 +127,9 @@ _SOURCE_OF_MSG = {("G", "LNAV"): SRC_GPS_LNAV, ("J", "LNAV"): SRC_GPS_LNAV, ("I"
                   ("G", "CNV2"): SRC_GPS_CNV2, ("J", "CNV2"): SRC_GPS_CNV2,
                   ("C", "D1"): SRC_BDS_D1, ("C", "D2"): SRC_BDS_D2, ("C", "CNV1"): SRC_BDS_CNV1,
                   ("C", "CNV2"): SRC_BDS_CNV2, ("C", "CNV3"): SRC_BDS_CNV3}
+# Columns this reader adds to KeplerEphemeris.cols beyond nav.KEPLER_*_FIELDS (NaN when not broadcast):
+# isc_s: BeiDou ISC_B1Cd (CNV1) / ISC_B2ad (CNV2); isc_*: GPS/QZSS CNAV inter-signal corrections.
+EXTRA_KEPLER_FIELDS = ("isc_s", "isc_l1ca_s", "isc_l2c_s", "isc_l5i5_s", "isc_l5q5_s", "isc_l1cd_s", "isc_l1cp_s")
 _V2_SYSTEM = {"N": "G", "G": "R", "H": "S", "L": "E", "E": "E", "C": "C", "J": "J", "I": "I"}
 _IONO_LABELS = ("GPSA", "GPSB", "GAL", "QZSA", "QZSB", "BDSA", "BDSB", "IRNA", "IRNB")
 
@@ -355,8 +361,7 @@ def _kepler_from(recs: _Records, sys_: np.ndarray, msg: np.ndarray, v2: bool, na
     cols["delta_n_dot"][:] = 0.0
     ints: dict[str, np.ndarray] = {k: np.full(n, -1 if k in ("iode", "iodc") else 0, np.int64)
                                    for k in KEPLER_INT_FIELDS}
-    extra = {"toe_sow": np.full(n, np.nan), "ttr_sow": np.full(n, np.nan),
-             "ura_idx": np.full(n, np.nan), "isc_s": np.full(n, np.nan)}
+    extra = {k: np.full(n, np.nan) for k in ("toe_sow", "ttr_sow", "ura_idx") + EXTRA_KEPLER_FIELDS}
     layout_name = np.array([_MSG_LAYOUT.get((s, m), "") for s, m in zip(sys_.tolist(), msg.tolist())])
     for lay in np.unique(layout_name):
         rows = np.flatnonzero(layout_name == lay)
@@ -401,7 +406,7 @@ def _kepler_from(recs: _Records, sys_: np.ndarray, msg: np.ndarray, v2: bool, na
     fit = np.where(is_j, np.where(fit == 1, 4.0, 2.0), np.where((fit > 0) & np.isfinite(fit), fit, 4.0))
     cols["fit_interval_h"] = np.where(np.isin(sys_, ["G", "J"]), fit, np.nan)
     cols |= ints
-    cols["isc_s"] = extra["isc_s"]
+    cols |= {k: extra[k] for k in EXTRA_KEPLER_FIELDS}
     return KeplerEphemeris(sat=sats.astype("<U3"), toe_ns=toe.astype(np.int64),
                            toc_ns=toc.astype(np.int64), ttr_ns=ttr.astype(np.int64), cols=cols)
 

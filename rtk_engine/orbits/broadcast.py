@@ -211,7 +211,10 @@ def group_delay_s(nav: NavData, eph_index, system: str, code: str) -> np.ndarray
     side: P = rho + c * dt_rx - c * (clock_s - T) + ...  ``code`` is a RINEX 3 code such as "C1C"
     or "1C" (band digit then attribute).
 
-    * GPS / QZSS LNAV: L1 -> TGD, L2 -> (f1/f2)^2 TGD (IS-GPS-200 20.3.3.3.3.2); L5 NaN (needs CNAV ISC).
+    * GPS / QZSS LNAV: L1 -> TGD, L2 -> (f1/f2)^2 TGD (IS-GPS-200 20.3.3.3.3.2); L2C/L5 NaN.
+      CNAV/CNAV-2 (IS-GPS-200 30.3.3.3.1.1, IS-GPS-705, IS-GPS-800): L1 C/A -> TGD - ISC_L1CA,
+      L2C -> TGD - ISC_L2C, L5 I5/Q5 -> TGD - ISC_L5I5/Q5, L1C D/P -> TGD - ISC_L1CD/P,
+      L2 P(Y) -> (f1/f2)^2 TGD.
     * Galileo (OS SIS ICD 5.1.5): with the F/NAV clock (E1/E5a) E1 -> BGD(E1,E5a); with the I/NAV
       clock (E1/E5b) E1 -> BGD(E1,E5b). Other bands: T(E5a) = T(E1) + (g_5a - 1) BGD(E1,E5a),
       T(E5b) = T(E1) + (g_5b - 1) BGD(E1,E5b) (which reduce to g * BGD for the matching clock);
@@ -236,10 +239,23 @@ def group_delay_s(nav: NavData, eph_index, system: str, code: str) -> np.ndarray
     tgd1, tgd2, src = k.tgd1_s[i], k.tgd2_s[i], k.source[i]
     isc = k.cols["isc_s"][i] if "isc_s" in k.cols else np.full(i.shape, np.nan)
     if system in ("G", "J"):
-        val = {"1": tgd1, "2": GAMMA_GPS_L2 * tgd1}.get(band)
-        lnav = (src & 1) != 0
-        if val is not None:
-            out[ok] = np.where(lnav | (band == "1") | (band == "2"), val, np.nan)
+        cnav = (src & (4 | 8)) != 0
+
+        def isc(name: str) -> np.ndarray:
+            return k.cols[name][i] if name in k.cols else np.full(i.shape, np.nan)
+
+        if band == "2" and attr in "PWYDM":  # P(Y)-code family: the LNAV/CNAV clock's own pair
+            out[ok] = GAMMA_GPS_L2 * tgd1
+        elif band == "1" and attr in "C":
+            out[ok] = np.where(cnav, tgd1 - isc("isc_l1ca_s"), tgd1)
+        elif band == "1" and attr in "PWYM":
+            out[ok] = tgd1
+        elif band == "1" and attr in "SLX":  # L1C data / pilot / both (pilot ISC for X)
+            out[ok] = np.where(cnav, tgd1 - isc("isc_l1cd_s" if attr == "S" else "isc_l1cp_s"), np.nan)
+        elif band == "2" and attr in "SLX":
+            out[ok] = np.where(cnav, tgd1 - isc("isc_l2c_s"), np.nan)
+        elif band == "5":
+            out[ok] = np.where(cnav, tgd1 - isc("isc_l5i5_s" if attr == "I" else "isc_l5q5_s"), np.nan)
     elif system == "E":
         fnav = (src & 2) != 0
         bgd_a = tgd1

@@ -112,8 +112,12 @@ def _nearest(cand_sat: np.ndarray, cand_toe: np.ndarray, win_after_s: np.ndarray
 
 def select_kepler(k: KeplerEphemeris, sats, t_gpst_ns, *, galileo: str = "inav", beidou: str = "d1d2",
                   gps: str = "lnav", healthy_only: bool = True,
-                  max_dt_s: dict[str, float] | None = None) -> np.ndarray:
-    """Row of ``k`` per request (-1 when none is valid). ``sats`` (N,) ids, ``t_gpst_ns`` (N,)."""
+                  max_dt_s: dict[str, float] | None = None, iode=None) -> np.ndarray:
+    """Row of ``k`` per request (-1 when none is valid). ``sats`` (N,) ids, ``t_gpst_ns`` (N,).
+
+    ``iode`` (N,) optional: where >= 0, only records with that IODE (as stored: GPS/QZSS IODE,
+    Galileo IODnav, BeiDou AODE/IODE) qualify, e.g. to match SSR orbit corrections.
+    """
     sats = np.asarray(sats, dtype="<U3")
     t = np.asarray(t_gpst_ns, dtype=np.int64)
     out = np.full(sats.shape, -1, np.int64)
@@ -136,7 +140,24 @@ def select_kepler(k: KeplerEphemeris, sats, t_gpst_ns, *, galileo: str = "inav",
     for sy, v in MAX_AHEAD_S.items():
         ahead[sysc == sy] = np.minimum(ahead[sysc == sy], v)
     causal = np.isin(sysc, list(CAUSAL_SYSTEMS))
-    _nearest(k.sat[idx], k.toe_ns[idx], win[idx], ahead, causal, idx, sats, t, out)
+    if iode is None:
+        _nearest(k.sat[idx], k.toe_ns[idx], win[idx], ahead, causal, idx, sats, t, out)
+        return out
+    want = np.broadcast_to(np.asarray(iode, dtype=np.int64), sats.shape)
+    plain = want < 0
+    if plain.any():
+        sub = np.full(int(plain.sum()), -1, np.int64)
+        _nearest(k.sat[idx], k.toe_ns[idx], win[idx], ahead, causal, idx, sats[plain], t[plain], sub)
+        out[plain] = sub
+    if (~plain).any():
+        # candidates keyed by satellite + IODE ("G01" + "57"), sorted by (key, toe)
+        key_c = np.char.add(k.sat[idx], k.iode[idx].astype("<U6"))
+        order = np.lexsort((k.toe_ns[idx], key_c))
+        key_q = np.char.add(sats[~plain], want[~plain].astype("<U6"))
+        sub = np.full(key_q.size, -1, np.int64)
+        _nearest(key_c[order], k.toe_ns[idx[order]], win[idx[order]], ahead[order], causal[order], idx[order],
+                 key_q, t[~plain], sub)
+        out[~plain] = sub
     return out
 
 
@@ -156,19 +177,32 @@ def select_glonass(g: GlonassEphemeris, sats, t_gpst_ns, *, healthy_only: bool =
     return out
 
 
+def time_span_ns(nav: NavData) -> tuple[int, int] | None:
+    """(earliest, latest) toe over all ephemerides [GPST ns], None when the data hold none.
+
+    Lets a caller say "navigation file of the wrong day" instead of silently dropping satellites.
+    """
+    toes = np.concatenate([nav.kepler.toe_ns, nav.glonass.toe_ns])
+    return (int(toes.min()), int(toes.max())) if toes.size else None
+
+
 def select(nav: NavData, sats, t_gpst_ns, **options) -> np.ndarray:
     """Ephemeris row per request: into ``nav.glonass`` for GLONASS satellites, ``nav.kepler`` otherwise.
 
-    ``options``: galileo, beidou, gps (message preference), healthy_only, max_dt_s ({system: s}).
+    ``options``: galileo, beidou, gps (message preference), healthy_only, max_dt_s ({system: s}),
+    iode ((N,) for Kepler systems, -1 = any).
     """
     sats = np.atleast_1d(np.asarray(sats, dtype="<U3"))
     t = np.broadcast_to(np.asarray(t_gpst_ns, dtype=np.int64), sats.shape)
     out = np.full(sats.shape, -1, np.int64)
     is_r = sats.astype("<U1") == "R"
+    options = dict(options)
     max_dt = options.pop("max_dt_s", None) or {}
+    iode = options.pop("iode", None)
     healthy = options.get("healthy_only", True)
     if (~is_r).any():
-        out[~is_r] = select_kepler(nav.kepler, sats[~is_r], t[~is_r], max_dt_s=max_dt, **options)
+        sub_iode = None if iode is None else np.broadcast_to(np.asarray(iode, np.int64), sats.shape)[~is_r]
+        out[~is_r] = select_kepler(nav.kepler, sats[~is_r], t[~is_r], max_dt_s=max_dt, iode=sub_iode, **options)
     if is_r.any():
         out[is_r] = select_glonass(nav.glonass, sats[is_r], t[is_r], healthy_only=healthy,
                                    max_dt_s=max_dt.get("R"))
