@@ -24,6 +24,8 @@ S       C1 L1 D1 S1 / C5..                     1C / 5X
 J, C    band n                                 nX
 ======  =====================================  ==========================================
 
+A value of exactly 0.0 is "missing" (RINEX 2 and 3 specifications) and becomes NaN.
+
 Slots: every distinct RINEX 3 code of a system is its own slot (C1C and C1W are two slots;
 the solver chooses), ordered by first appearance in the header. ``lli`` of a slot is the
 loss-of-lock indicator of its phase observation (of its code when the slot has no phase).
@@ -678,6 +680,10 @@ def assemble(raw: RawHeader, rec: Records, systems: str | None, name: str) -> Ob
         phase_slots = {slot for _, kind, slot in cols if kind == "L"}
         for t, kind, slot in cols:
             v = rec.values[rows, t]
+            zero = v == 0.0  # RINEX: "missing observations are written as 0.0 or blanks"
+            if zero.any():
+                v = np.where(zero, np.nan, v)
+                rec.lli[rows[zero], t] = 0
             if kind == "C":
                 blk.code_m[e_i, s_i, slot] = v
             elif kind == "L":

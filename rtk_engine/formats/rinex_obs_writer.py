@@ -91,7 +91,7 @@ def _header(block: ObsBlock, cols, version: str) -> str:
              _hdr(f"{'rtk_engine':<20}{'':<20}{now:<20}", "PGM / RUN BY / DATE")]
     for c in h.comments[:200]:
         lines.append(_hdr(c, "COMMENT"))
-    lines.append(_hdr(h.marker_name or "UNKNOWN", "MARKER NAME"))
+    lines.append(_hdr(h.marker_name, "MARKER NAME"))
     if h.marker_number:
         lines.append(_hdr(h.marker_number, "MARKER NUMBER"))
     lines.append(_hdr("", "OBSERVER / AGENCY"))
