@@ -44,8 +44,9 @@ def klobuchar_gps(alpha, beta, t_gpst_ns, lat_rad, lon_rad, az_rad, el_rad, freq
     amp = np.maximum(alpha[0] + phi_m * (alpha[1] + phi_m * (alpha[2] + phi_m * alpha[3])), 0.0)
     per = np.maximum(beta[0] + phi_m * (beta[1] + phi_m * (beta[2] + phi_m * beta[3])), 72_000.0)
     x = 2.0 * np.pi * (t - 50_400.0) / per
+    x2 = x * x
     night = 5e-9
-    delay_s = f * np.where(np.abs(x) < 1.57, night + amp * (1.0 - x * x / 2.0 + x ** 4 / 24.0), night)
+    delay_s = f * np.where(np.abs(x) < 1.57, night + amp * (1.0 - x2 / 2.0 + x2 * x2 / 24.0), night)
     return CLIGHT * delay_s * (F_L1_HZ / np.asarray(freq_hz, float)) ** 2
 
 

@@ -324,16 +324,20 @@ class _Model:
         pred = rng + clk @ self.onehot.T - CLIGHT * m.sat_clock_s[idx]
         var_atm = np.zeros_like(rng)
         sin_el = np.sin(np.clip(el_eff, np.deg2rad(1.0), None))
+        # atmosphere models only where there is an observation and a position (flat, ~1/3 of [n, S])
+        ee, ss = np.nonzero(mask & have_pos[:, None])
         if o.tropo == "saastamoinen":
-            trp, _ = tropo_delay(el_eff, llh[:, 0:1], llh[:, 2:3], self.doy[idx][:, None])
-            trp = np.where(have_pos[:, None], np.nan_to_num(trp), 0.0)
+            trp = np.zeros_like(rng)
+            trp[ee, ss] = np.nan_to_num(tropo_delay(el[ee, ss], llh[ee, 0], llh[ee, 2], self.doy[idx][ee])[0])
             pred = pred + trp
             var_atm += (0.1 / (sin_el + 0.1)) ** 2  # Saastamoinen + standard atmosphere residual error
         if o.iono == "broadcast":
-            ion = broadcast_iono_delay(m.iono, self.sys_letters[None, :], m.time_ns[idx][:, None], llh[:, 0:1],
-                                       llh[:, 1:2], az, el_eff, m.freq_hz[None, :], use_bds_model=o.bds_klobuchar)
-            no_model = np.isnan(ion)
-            ion = np.where(have_pos[:, None] & ~no_model, ion, 0.0)
+            ion_f = broadcast_iono_delay(m.iono, self.sys_letters[ss], m.time_ns[idx][ee], llh[ee, 0], llh[ee, 1],
+                                         az[ee, ss], el[ee, ss], m.freq_hz[ss], use_bds_model=o.bds_klobuchar)
+            no_model = np.zeros(rng.shape, bool)
+            no_model[ee, ss] = np.isnan(ion_f)
+            ion = np.zeros_like(rng)
+            ion[ee, ss] = np.nan_to_num(ion_f)
             pred = pred + ion
             # Klobuchar removes ~50 % of the delay: 50 % of it remains as error; without a model, 5 m
             var_atm += np.where(no_model, (5.0 / sin_el) ** 2, (0.5 * ion) ** 2)
