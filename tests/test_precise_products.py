@@ -413,3 +413,44 @@ def test_sun_and_attitude():
     np.testing.assert_allclose(ax @ ax.T, np.eye(3), atol=1e-12)  # orthonormal
     np.testing.assert_allclose(ax[2], [-1.0, 0.0, 0.0])  # z towards the Earth
     assert np.dot(ax[0], sun - pos) > 0  # +x on the Sun side
+
+
+def test_satellite_apc_offset_from_antex(atx):
+    from rtk_engine.orbits.precise import satellite_apc_offset_ecef
+
+    sp3 = read_sp3(shared_path(IAC))
+    t = sp3.time_ns[:8]
+    sats = np.array(["E02"] * 8 + ["C22"] * 8 + ["G05"] * 8)
+    tq = np.tile(t, 3)
+    st = sat_states(sp3, sats, tq)
+    off = satellite_apc_offset_ecef(atx, sats, tq, st.pos_ecef_m, st.vel_ecef_mps,
+                                    {"E": ("E01", "E05", 1575.42e6, 1176.45e6), "C": ("C06",)})
+    assert np.all(np.isnan(off[16:]))  # no GPS frequencies asked (and G05 is not in test.atx)
+    # C22 B3I: |PCO| = |(-0.2, 0, 1.18)|, its z part towards the Earth's centre
+    c = off[8:16]
+    np.testing.assert_allclose(np.linalg.norm(c, axis=1), np.hypot(0.2, 1.18), rtol=1e-9)
+    down = -st.pos_ecef_m[8:16] / np.linalg.norm(st.pos_ecef_m[8:16], axis=1, keepdims=True)
+    np.testing.assert_allclose(np.sum(c * down, axis=1), 1.18, atol=1e-9)
+    # E02 E1/E5a ionosphere-free z: 2.261 * 0.7261 - 1.261 * 0.61715 = 0.864 m
+    e = off[:8]
+    down = -st.pos_ecef_m[:8] / np.linalg.norm(st.pos_ecef_m[:8], axis=1, keepdims=True)
+    np.testing.assert_allclose(np.sum(e * down, axis=1), 0.8636, atol=5e-4)
+
+
+def test_lagrange_weights_exact_for_polynomials():
+    """Degree n-1 polynomials are reproduced exactly, with their derivative, on any nodes."""
+    from rtk_engine.orbits.precise import lagrange_weights
+
+    rng = np.random.default_rng(7)
+    n = 11
+    coef = rng.normal(size=n)
+    nodes = np.arange(n) + rng.uniform(-0.3, 0.3, size=(50, n))  # irregular, as around a gap
+    x = rng.uniform(0, 10, size=50)
+    x[0] = nodes[0, 3]  # exactly on a node
+    w, dw = lagrange_weights(x, nodes)
+    y = np.polyval(coef, nodes)
+    np.testing.assert_allclose(np.sum(w * y, axis=1), np.polyval(coef, x), rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(np.sum(dw * y, axis=1), np.polyval(np.polyder(coef), x), rtol=1e-6, atol=1e-6)
+    w1, dw1 = lagrange_weights(x[:5], np.arange(n, dtype=float))  # shared uniform nodes
+    np.testing.assert_allclose(w1.sum(axis=1), 1.0)
+    np.testing.assert_allclose(dw1.sum(axis=1), 0.0, atol=1e-9)

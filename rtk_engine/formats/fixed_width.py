@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 SPACE = ord(" ")
+PAD = 256  # blank bytes after the text (widest window cut in one piece)
 
 
 class FormatError(ValueError):
@@ -65,11 +66,12 @@ class Lines:
 
     @staticmethod
     def from_bytes(data: bytes, name: str = "<bytes>") -> "Lines":
-        buf = np.frombuffer(data, dtype=np.uint8)
-        nl = np.flatnonzero(buf == 10)
+        # padded with blanks so that fixed-width windows never run past the end of the buffer
+        buf = np.frombuffer(data + b" " * PAD, dtype=np.uint8)
+        nl = np.flatnonzero(buf[:len(data)] == 10)
         start = np.concatenate([[0], nl + 1])
-        end = np.concatenate([nl, [buf.size]])
-        if start[-1] == buf.size:  # file ends with a newline
+        end = np.concatenate([nl, [len(data)]])
+        if start[-1] == len(data):  # file ends with a newline
             start, end = start[:-1], end[:-1]
         has_cr = (end > start) & (buf[np.maximum(end - 1, 0)] == 13)
         end = end - has_cr
@@ -101,10 +103,19 @@ class Lines:
         """Columns ``[c0, c1)`` of the selected lines as a ``[L, c1-c0]`` uint8 matrix, space-padded."""
         s = self.start if rows is None else self.start[rows]
         e = self.end if rows is None else self.end[rows]
-        pos = s[:, None] + np.arange(c0, c1)[None, :]
-        ok = pos < e[:, None]
-        out = np.full(pos.shape, SPACE, np.uint8)
-        out[ok] = self.buf[pos[ok]]
+        w = c1 - c0
+        if s.size == 0 or w <= 0:
+            return np.full((s.size, max(w, 0)), SPACE, np.uint8)
+        if w > PAD or int(s.max()) + c1 > self.buf.size:  # rare: a plain masked gather
+            pos = np.minimum(s[:, None] + np.arange(c0, c1)[None, :], self.buf.size - 1)
+            return np.where(pos < e[:, None], self.buf[pos], np.uint8(SPACE))
+        windows = np.lib.stride_tricks.sliding_window_view(self.buf, w)  # no copy
+        out = windows[s + c0]  # one contiguous row copy per line
+        short = (e - s) < c1
+        if np.any(short):  # blank what lies beyond the end of short lines
+            k = np.flatnonzero(short)
+            cols = np.arange(c0, c1)[None, :]
+            out[k] = np.where(cols < (e[k] - s[k])[:, None], out[k], np.uint8(SPACE))
         return out
 
     def line_no(self, rows) -> np.ndarray:
@@ -152,9 +163,31 @@ def as_float(mat: np.ndarray, what: str = "field", lines: Lines | None = None, r
     return out
 
 
+def digits_int(mat: np.ndarray) -> np.ndarray | None:
+    """Right-aligned unsigned integer fields (digits and leading blanks only) -> int64, else None.
+
+    A fast path for counts and calendar fields; callers fall back to :func:`as_int` on None.
+    """
+    m = np.asarray(mat)
+    isdig = (m >= ord("0")) & (m <= ord("9"))
+    if not np.all(isdig | (m == SPACE)) or not np.all(np.any(isdig, axis=1)):
+        return None
+    # blanks must only lead: once a digit appeared, no blank may follow
+    seen = np.maximum.accumulate(isdig, axis=1)
+    if np.any(seen & ~isdig):
+        return None
+    d = np.where(isdig, m.astype(np.int64) - ord("0"), 0)
+    w = 10 ** np.arange(m.shape[1] - 1, -1, -1, dtype=np.int64)
+    return d @ w
+
+
 def as_int(mat: np.ndarray, what: str = "field", lines: Lines | None = None, rows=None,
            blank_value: int = 0) -> np.ndarray:
     """``[L, W]`` byte matrix of integers -> int64 (blanks -> ``blank_value``)."""
+    if blank_value == 0:
+        fast = digits_int(mat)
+        if fast is not None:
+            return fast
     f = as_float(mat, what, lines, rows)
     bad = ~np.isfinite(f)
     out = np.where(bad, blank_value, np.nan_to_num(f)).astype(np.int64)

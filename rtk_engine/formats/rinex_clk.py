@@ -40,21 +40,23 @@ class Clk:
         return _index_of(self.sats, sats)
 
 
-def read_clk(source) -> Clk:
+def read_clk(source, *, with_sigma: bool = True) -> Clk:
     """Read satellite clocks from a RINEX clock file (path, bytes or file object; gzip handled).
+
+    ``with_sigma=False`` skips the formal errors (``sigma_s`` all NaN), a third faster.
 
     Raises :class:`ClkError` (a ``ValueError``) naming file and line on bad content.
     """
     try:
         data, name = read_source_bytes(source)
-        return _parse(data, name)
+        return _parse(data, name, with_sigma)
     except ClkError:
         raise
     except FormatError as exc:
         raise ClkError(str(exc)) from None
 
 
-def _parse(data: bytes, name: str) -> Clk:
+def _parse(data: bytes, name: str, with_sigma: bool) -> Clk:
     lines = Lines.from_bytes(data, name)
     if len(lines) == 0:
         raise ClkError(f"{name}: empty file")
@@ -102,12 +104,17 @@ def _parse(data: bytes, name: str) -> Clk:
     if yc is None:
         raise ClkError(f"{name}: cannot locate the epoch in line {int(rows[0]) + 1}: {lines.text(int(rows[0]))!r}")
 
-    sat = as_str(lines.field(3, 6, rows)).astype("<U3")
-    epoch = np.ascontiguousarray(lines.field(yc, yc + 26, rows))
-    ekey = epoch.view("S26").reshape(-1)
-    uniq, inv = np.unique(ekey, return_inverse=True)
-    umat = uniq.astype("S26").view(np.uint8).reshape(-1, 26)
-    urow = rows[np.unique(inv, return_index=True)[1]]  # a representative line of each epoch, for messages
+    rec = lines.field(0, yc + 29 + (44 if with_sigma else 22), rows)  # one gather, then column slices
+    # satellites as integer codes (3 bytes) for a cheap unique
+    scode = (rec[:, 3].astype(np.int64) << 16) | (rec[:, 4].astype(np.int64) << 8) | rec[:, 5]
+    # epochs: records come in epoch blocks, so parse one line per run of equal epoch text
+    epoch = rec[:, yc:yc + 26]
+    new_run = np.ones(rows.size, bool)
+    new_run[1:] = np.any(epoch[1:] != epoch[:-1], axis=1)
+    run_start = np.flatnonzero(new_run)
+    inv = np.cumsum(new_run) - 1  # run index of each record
+    umat = epoch[run_start]
+    urow = rows[run_start]  # a representative line of each run, for messages
     y = as_int(umat[:, 0:4], "epoch", lines, urow)
     mo = as_int(umat[:, 4:7], "epoch", lines, urow)
     d = as_int(umat[:, 7:10], "epoch", lines, urow)
@@ -120,9 +127,9 @@ def _parse(data: bytes, name: str) -> Clk:
         raise ClkError(f"{name}: bad epoch in line {r + 1}: {lines.text(r)!r}")
     t_u = to_gpst_ns(gnss_time.from_calendar(y, mo, d, h, mi, s), time_system)
 
-    n_val = as_int(lines.field(yc + 26, yc + 29, rows), "value count", lines, rows)
-    bias = as_float(lines.field(yc + 29, yc + 51, rows), "clock bias", lines, rows)
-    sig = as_float(lines.field(yc + 51, yc + 73, rows), "clock sigma", lines, rows)
+    n_val = as_int(rec[:, yc + 26:yc + 29], "value count", lines, rows)
+    bias = as_float(rec[:, yc + 29:yc + 51], "clock bias", lines, rows)
+    sig = as_float(rec[:, yc + 51:yc + 73], "clock sigma", lines, rows) if with_sigma else np.full(bias.shape, np.nan)
     if np.any(n_val < 1) or np.any(~np.isfinite(bias)):
         k = int(np.flatnonzero((n_val < 1) | ~np.isfinite(bias))[0])
         raise ClkError(f"{name}: AS record without a value in line {int(rows[k]) + 1}: {lines.text(int(rows[k]))!r}")
@@ -130,7 +137,9 @@ def _parse(data: bytes, name: str) -> Clk:
 
     time_ns, t_inv = np.unique(t_u, return_inverse=True)
     ti = t_inv[inv]
-    sats, si = np.unique(sat, return_inverse=True)
+    ucode, si = np.unique(scode, return_inverse=True)
+    ub = np.stack([(ucode >> 16) & 255, (ucode >> 8) & 255, ucode & 255], axis=1).astype(np.uint8)
+    sats = as_str(ub).astype("<U3")
     T, S = time_ns.size, sats.size
     bias_s = np.full((T, S), np.nan)
     sigma_s = np.full((T, S), np.nan)

@@ -53,12 +53,12 @@ def relativistic_clock_s(pos_ecef_m, vel_ecef_mps) -> np.ndarray:
 
 
 def lagrange_weights(x: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lagrange basis values and derivatives at ``x[N]`` for per-query ``nodes[N, n]``.
+    """Lagrange basis values and derivatives at ``x[N]`` for ``nodes[n]`` (shared) or ``nodes[N, n]``.
 
     Returns ``(w[N, n], dw[N, n])`` with ``p(x) = sum w_k y_k`` and ``p'(x) = sum dw_k y_k``.
     Uses prefix/suffix products, so it is exact at the nodes themselves.
     """
-    n = nodes.shape[1]
+    n = nodes.shape[-1]
     d = x[:, None] - nodes  # [N, n]
     N = x.shape[0]
     pre = np.ones((N, n + 1))
@@ -73,10 +73,10 @@ def lagrange_weights(x: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.n
         dsuf[:, k] = dsuf[:, k + 1] * d[:, k] + suf[:, k + 1]
     num = pre[:, :n] * suf[:, 1:]
     dnum = dpre[:, :n] * suf[:, 1:] + pre[:, :n] * dsuf[:, 1:]
-    diff = nodes[:, :, None] - nodes[:, None, :]  # [N, n, n]
+    diff = nodes[..., :, None] - nodes[..., None, :]  # [(N,) n, n]
     idx = np.arange(n)
-    diff[:, idx, idx] = 1.0
-    den = np.prod(diff, axis=2)
+    diff[..., idx, idx] = 1.0
+    den = np.prod(diff, axis=-1)
     return num / den, dnum / den
 
 
@@ -107,8 +107,15 @@ def _interp_positions(sp3: Sp3, si: np.ndarray, t: np.ndarray, n_nodes: int):
     valid[q] = True
     # work in units of the grid step around the window start for conditioning
     x = (t[q] - tw[q, 0]) / step
-    nodes = (tw[q] - tw[q, :1]) / step
-    w, dw = lagrange_weights(x, nodes)
+    offs = tw[q] - tw[q, :1]
+    grid = np.arange(n, dtype=np.int64) * np.int64(round(step))
+    uniform = np.all(offs == grid, axis=1)
+    w = np.empty((q.size, n))
+    dw = np.empty((q.size, n))
+    if uniform.any():  # the usual case: one set of denominators for all queries
+        w[uniform], dw[uniform] = lagrange_weights(x[uniform], np.arange(n, dtype=float))
+    if not uniform.all():
+        w[~uniform], dw[~uniform] = lagrange_weights(x[~uniform], offs[~uniform] / step)
     pos[q] = np.einsum("qk,qkc->qc", w, y)
     vel[q] = np.einsum("qk,qkc->qc", dw, y) / (step / NS)
     return pos, vel, valid
@@ -245,3 +252,38 @@ def iono_free_pco(pco1_m, pco2_m, f1_hz: float, f2_hz: float) -> np.ndarray:
     """PCO of the ionosphere-free combination of two frequencies [m]."""
     a = f1_hz**2 / (f1_hz**2 - f2_hz**2)
     return a * np.asarray(pco1_m) + (1 - a) * np.asarray(pco2_m)
+
+
+def satellite_apc_offset_ecef(atx, sats, t_gpst_ns, pos_ecef_m, vel_ecef_mps, freqs: dict[str, tuple],
+                              ) -> np.ndarray:
+    """ECEF vector [m] from the centre of mass to the antenna phase centre, per (sat, time) row.
+
+    ``atx`` is an :class:`rtk_engine.formats.antex.Antex`; ``freqs`` maps a system letter to
+    ``(antex_code,)`` for one frequency or ``(code1, code2, f1_hz, f2_hz)`` for the
+    ionosphere-free combination (e.g. ``{"C": ("C02", "C06", 1561.098e6, 1268.52e6)}``).
+    Rows whose satellite, epoch or frequency the ANTEX file lacks are NaN. Attitude is the
+    nominal one (yaw steering; orbit-normal for BeiDou GEOs).
+    """
+    sats = np.atleast_1d(np.asarray(sats, dtype="<U3"))
+    t = np.broadcast_to(np.asarray(t_gpst_ns, dtype=np.int64), sats.shape)
+    pco = np.full((sats.size, 3), np.nan)
+    for s in np.unique(sats):
+        spec = freqs.get(s[0])
+        if spec is None:
+            continue
+        rows = np.flatnonzero(sats == s)
+        for tt in np.unique(t[rows]):  # validity periods: usually one per satellite and day
+            sel = rows[t[rows] == tt]
+            try:
+                if len(spec) == 1:
+                    v = atx.satellite_pco(s, int(tt), spec[0])
+                else:
+                    v = iono_free_pco(atx.satellite_pco(s, int(tt), spec[0]), atx.satellite_pco(s, int(tt), spec[1]),
+                                      spec[2], spec[3])
+            except KeyError:
+                continue
+            pco[sel] = v
+    from rtk_engine.satellites import is_bds_geo
+
+    axes = satellite_body_axes(pos_ecef_m, vel_ecef_mps, sun_position_ecef(t), orbit_normal=is_bds_geo(sats))
+    return pco_ecef(pco, axes)
