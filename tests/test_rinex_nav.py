@@ -241,3 +241,14 @@ def test_missing_end_of_header_raises():
     data = _esbc_bytes().replace(b"END OF HEADER", b"END OF HEADRR")
     with pytest.raises(NavError, match="END OF HEADER"):
         read_nav(data)
+
+
+def test_truncated_gzip_raises():
+    raw = shared_path("spp/esbc-2020-177/ESBC00DNK_R_20201770000_01D_MN.rnx.gz").read_bytes()
+    with pytest.raises(NavError, match="truncated"):
+        read_nav(raw[: len(raw) // 2])
+
+
+def test_missing_file_raises(tmp_path):
+    with pytest.raises(NavError, match="cannot read"):
+        read_nav(tmp_path / "nope.rnx")

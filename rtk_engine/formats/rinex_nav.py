@@ -18,15 +18,13 @@ GLONASS epochs and the message frame time are UTC (leap seconds from ``gnss_time
 in the files are not trusted: toe and transmission time are resolved as the seconds of week
 nearest to the record epoch (toc), which also survives 10-bit GPS week rollovers in RINEX 2.
 
-Parsing is vectorised: the body is turned into a (lines, 80) byte matrix, records into a
+Parsing is vectorised: the body stays one byte buffer with line offsets, records are gathered into a
 (records, lines, 80) block, and every 19-character field is converted with one numpy call.
 """
 from __future__ import annotations
 
-import gzip
 import logging
 import os
-from pathlib import Path
 
 import numpy as np
 
@@ -34,6 +32,7 @@ from .. import gnss_time as gt
 from ..nav import (KEPLER_FLOAT_FIELDS, KEPLER_INT_FIELDS, GlonassEphemeris, KeplerEphemeris,
                    NavData)
 from ..satellites import SYSTEMS, is_bds_geo
+from .compressed import open_bytes
 
 log = logging.getLogger(__name__)
 
@@ -136,26 +135,14 @@ _IONO_LABELS = ("GPSA", "GPSB", "GAL", "QZSA", "QZSB", "BDSA", "BDSB", "IRNA", "
 
 # ------------------------------------------------------------------------------------------------
 def _load_bytes(source) -> tuple[bytes, str]:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data, name = bytes(source), "<bytes>"
-    else:
-        name = os.fspath(source)
-        try:
-            data = Path(name).read_bytes()
-        except OSError as exc:
-            raise NavError(f"{name}: cannot read ({exc})") from exc
-    if data[:2] in (b"\x1f\x8b", b"\x1f\x9d"):
-        try:
-            from .compressed import decompress_bytes  # another module of this package
-            data = decompress_bytes(data, name)
-        except ImportError:
-            try:
-                data = gzip.decompress(data)
-            except (OSError, EOFError) as exc:
-                raise NavError(f"{name}: corrupt compressed data ({exc})") from exc
-        except ValueError as exc:
-            raise NavError(str(exc)) from exc
-    return data, name
+    """File path or bytes -> decompressed bytes (gzip / Unix compress by magic bytes) and a name."""
+    name = "<bytes>" if isinstance(source, (bytes, bytearray, memoryview)) else os.fspath(source)
+    try:
+        return open_bytes(source), name
+    except OSError as exc:
+        raise NavError(f"{name}: cannot read ({exc})") from exc
+    except ValueError as exc:  # CompressedDataError: corrupt / truncated compressed data
+        raise NavError(str(exc)) from exc
 
 
 def _float(text: str) -> float:

@@ -268,7 +268,7 @@ def group_delay_s(nav: NavData, eph_index, system: str, code: str) -> np.ndarray
         elif band == "7":
             out[ok] = t_e1 + (GAMMA_GAL_E5B - 1.0) * bgd_b
     elif system == "C":
-        d12 = (src & 3) != 0
+        d12 = ((src & 3) != 0) | (src == 0)  # 0: source not recorded (e.g. RTCM 1042) = D1/D2
         cnav = (src & (4 | 8)) != 0
         if band == "6" and attr in "IQX":
             out[ok] = np.where(d12 | cnav, 0.0, np.nan)

@@ -50,10 +50,17 @@ def _message_class(k: KeplerEphemeris, galileo: str, beidou: str, gps: str) -> n
         is_fnav = (src & GAL_FNAV_BITS) != 0
         want = is_fnav if galileo == "fnav" else ~is_fnav  # source 0 (unknown) counts as I/NAV
         pref &= np.where(sysc == "E", want, True)
+    # source 0 (not recorded, e.g. RTCM 1019/1042/1044) counts as the legacy message
     if beidou != "any":
-        pref &= np.where(sysc == "C", (src & BDS_TYPE_BITS[beidou]) != 0, True)
+        is_type = (src & BDS_TYPE_BITS[beidou]) != 0
+        if beidou == "d1d2":
+            is_type |= src == 0
+        pref &= np.where(sysc == "C", is_type, True)
     if gps != "any":
-        pref &= np.where(np.isin(sysc, ["G", "J"]), (src & GPS_TYPE_BITS[gps]) != 0, True)
+        is_type = (src & GPS_TYPE_BITS[gps]) != 0
+        if gps == "lnav":
+            is_type |= src == 0
+        pref &= np.where(np.isin(sysc, ["G", "J"]), is_type, True)
     return np.where(pref, 1, 2)
 
 
