@@ -4,10 +4,10 @@
   (gunzip + split into lines, nothing parsed) and versus a plain Python ``line.split()`` parse of
   the AS records into arrays (the "obvious" implementation).
 * SP3 (IAC, 97 epochs x 121 satellites): ``read_sp3`` versus georinex's SP3 reader.
-* Orbit interpolation: ``precise.sat_states`` for a full day of 30 s epochs x all GPS/Galileo/BeiDou
-  satellites in the IAC product, versus scipy's BarycentricInterpolator called per satellite
-  (same 11-node windows would be slower still; this anchor is one global polynomial per
-  satellite-window and is the cheapest honest scipy baseline: per satellite, per 15-min interval).
+* Orbit interpolation: ``precise.sat_states`` (positions, velocities, clocks) for a full day of
+  30 s epochs x all GPS/Galileo/BeiDou satellites in the IAC product, versus positions alone from
+  scipy's BarycentricInterpolator built for the same 11-node window of each satellite and
+  15-min interval (the straightforward scipy implementation); the two must agree to < 1 mm.
 
 Run: ``.venv/bin/python benchmarks/bench_precise_products.py`` (needs ../shared/data).
 """
@@ -57,7 +57,8 @@ def main() -> None:
     clk_path = DATA / "ppp/esbc-2020-177/GRG0MGXFIN_20201770000_01D_30S_CLK.CLK.gz"
     sp3_path = DATA / "ppp/esbc-2020-177/Sta21114.sp3.gz"
     if not clk_path.exists():
-        sys.exit(f"missing {clk_path}")
+        print(f"skipped: real data {clk_path} is absent")
+        return
 
     t_floor, _ = best_of(lambda: gzip.decompress(clk_path.read_bytes()).split(b"\n"))
     t_ours, clk = best_of(lambda: read_clk(clk_path))
