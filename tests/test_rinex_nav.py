@@ -252,3 +252,13 @@ def test_truncated_gzip_raises():
 def test_missing_file_raises(tmp_path):
     with pytest.raises(NavError, match="cannot read"):
         read_nav(tmp_path / "nope.rnx")
+
+
+def test_corrupt_record_start_raises_with_line():
+    """A mangled satellite id would make the record vanish into its predecessor: it must raise."""
+    data = bytearray(_esbc_bytes())
+    i = data.index(b"\nG05 ") + 1
+    data[i:i + 3] = b"X05"
+    line_no = data[:i].count(b"\n") + 1
+    with pytest.raises(NavError, match=rf"line {line_no}: unexpected line"):
+        read_nav(bytes(data))

@@ -526,6 +526,17 @@ def read_nav(source: str | os.PathLike | bytes) -> NavData:
         msg[sys_ == "R"] = "FDMA"
         msg[np.isin(sys_, ["G", "J", "I"])] = "LNAV"
         msg[sys_ == "C"] = "D?"  # D1 or D2: decided from the PRN (GEOs broadcast D2)
+    # every other line must be a continuation line (indented); anything else is a corrupt record
+    # start that would otherwise be swallowed silently by the previous record
+    cont = np.ones(nb, bool)
+    cont[start] = False
+    if version >= 4:
+        cont[hrow] = False
+    bad = cont & ((first != ord(" ")) | (lines.char(1) != ord(" ")) | (lines.char(2) != ord(" ")))
+    if bad.any():
+        r = int(np.flatnonzero(bad)[0])
+        raise NavError(f"{name}: line {hdr['end'] + r + 1}: unexpected line {lines.text(r)[:40]!r}"
+                       f" (not a record start nor an indented continuation)")
     if (nlines < 1).any():
         r = int(np.flatnonzero(nlines < 1)[0])
         raise NavError(f"{name}: line {hdr['end'] + start[r]}: empty record")
