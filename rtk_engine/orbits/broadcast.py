@@ -17,6 +17,10 @@ the relativistic eccentricity correction F e sqrt(A) sin(E) and excludes group d
 broadcast clock refers to the ionosphere-free L1/L2 P(Y) (GPS, QZSS), E1/E5a (F/NAV) or E1/E5b
 (I/NAV) for Galileo, B3I for BeiDou D1/D2 and B-CNAV. :func:`group_delay_s` gives the term T to
 subtract for a single-frequency code: dt_sv(code) = clock_s - group_delay_s(...).
+Each clock is relative to its own system time (GPST, GST, BDT, GLONASS time): the integer
+offsets (BDT = GPST - 14 s, UTC leap seconds) are removed by the time conversions, the sub-us
+inter-system offsets are left to the receiver's per-system clock terms. GLONASS: no
+relativistic term is added (as the ICD and RTKLIB do; tau_n absorbs the constant part).
 """
 from __future__ import annotations
 
