@@ -59,20 +59,22 @@ def lagrange_weights(x: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.n
     Uses prefix/suffix products, so it is exact at the nodes themselves.
     """
     n = nodes.shape[-1]
-    d = x[:, None] - nodes  # [N, n]
+    d = np.ascontiguousarray((x[:, None] - nodes).T)  # [n, N]: node-major rows for cache-friendly sweeps
     N = x.shape[0]
-    pre = np.ones((N, n + 1))
-    dpre = np.zeros((N, n + 1))
+    pre = np.empty((n + 1, N))
+    dpre = np.empty((n + 1, N))
+    pre[0], dpre[0] = 1.0, 0.0
     for k in range(n):
-        pre[:, k + 1] = pre[:, k] * d[:, k]
-        dpre[:, k + 1] = dpre[:, k] * d[:, k] + pre[:, k]
-    suf = np.ones((N, n + 1))
-    dsuf = np.zeros((N, n + 1))
+        np.multiply(pre[k], d[k], out=pre[k + 1])
+        dpre[k + 1] = dpre[k] * d[k] + pre[k]
+    suf = np.empty((n + 1, N))
+    dsuf = np.empty((n + 1, N))
+    suf[n], dsuf[n] = 1.0, 0.0
     for k in range(n - 1, -1, -1):
-        suf[:, k] = suf[:, k + 1] * d[:, k]
-        dsuf[:, k] = dsuf[:, k + 1] * d[:, k] + suf[:, k + 1]
-    num = pre[:, :n] * suf[:, 1:]
-    dnum = dpre[:, :n] * suf[:, 1:] + pre[:, :n] * dsuf[:, 1:]
+        np.multiply(suf[k + 1], d[k], out=suf[k])
+        dsuf[k] = dsuf[k + 1] * d[k] + suf[k + 1]
+    num = (pre[:n] * suf[1:]).T
+    dnum = (dpre[:n] * suf[1:] + pre[:n] * dsuf[1:]).T
     diff = nodes[..., :, None] - nodes[..., None, :]  # [(N,) n, n]
     idx = np.arange(n)
     diff[..., idx, idx] = 1.0
@@ -100,7 +102,8 @@ def _interp_positions(sp3: Sp3, si: np.ndarray, t: np.ndarray, n_nodes: int):
     q = np.flatnonzero(valid)
     if q.size == 0:
         return pos, vel, valid
-    y = sp3.pos_ecef_m[win[q], si[q][:, None]]  # [Q, n, 3]
+    S = sp3.sats.size
+    y = np.take(sp3.pos_ecef_m.reshape(-1, 3), win[q] * S + si[q][:, None], axis=0)  # [Q, n, 3]
     ok = np.all(np.isfinite(y), axis=(1, 2))
     q, y = q[ok], y[ok]
     valid[:] = False
