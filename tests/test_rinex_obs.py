@@ -269,3 +269,39 @@ def test_writer_output_read_by_georinex(tmp_path):
         warnings.simplefilter("ignore")
         ds = gr.load(out)
     assert _compare_with_georinex(blk, ds, float(ds.attrs["version"]), lli=False) > 1000
+
+
+def test_rinex2_multiline_records_via_convbin(tmp_path):
+    """RTKLIB's convbin reads our RINEX 3 output and rewrites it as RINEX 2.11 (34 satellites on
+    3 epoch lines, 16 types on 4 lines per satellite); reading that back gives the same numbers,
+    each RINEX 2 column landing on a slot of the same band whose values are identical."""
+    import subprocess
+
+    from tests.conftest import require_tool
+
+    convbin = require_tool("convbin")
+    blk = read_obs(shared_path(KMS3))
+    src, out = tmp_path / "k.rnx", tmp_path / "k2.obs"
+    write_obs(src, blk)
+    subprocess.run([convbin, "-r", "rinex", "-v", "2.11", "-od", "-os", "-o", str(out), str(src)],
+                   check=True, capture_output=True, timeout=120)
+    r2 = read_obs(out)
+    assert r2.header.rinex_version == 2.11 and r2.header.skipped == []
+    np.testing.assert_array_equal(r2.time_ns, blk.time_ns)
+    # RINEX 2.11 has no BeiDou / QZSS
+    np.testing.assert_array_equal(r2.sats, blk.sats[np.isin(blk.systems, list("GRES"))])
+    checked = 0
+    for s, codes in r2.signals.items():
+        rows = r2.systems == s
+        idx = np.searchsorted(blk.sats, r2.sats[rows])
+        for f, code in enumerate(codes):
+            for name in ("code_m", "phase_cyc"):
+                for k, si in enumerate(idx):  # convbin picks the tracking mode per satellite
+                    ours = getattr(r2, name)[:, rows, f][:, k]
+                    if not np.isfinite(ours).any():
+                        continue
+                    same = [c for g, c in enumerate(blk.signals[s])
+                            if c[0] == code[0] and np.array_equal(getattr(blk, name)[:, si, g], ours, equal_nan=True)]
+                    assert same, f"{blk.sats[si]} {name} {code}: no slot of band {code[0]} has these values"
+                    checked += int(np.isfinite(ours).sum())
+    assert checked > 2000
