@@ -454,3 +454,16 @@ def test_lagrange_weights_exact_for_polynomials():
     w1, dw1 = lagrange_weights(x[:5], np.arange(n, dtype=float))  # shared uniform nodes
     np.testing.assert_allclose(w1.sum(axis=1), 1.0)
     np.testing.assert_allclose(dw1.sum(axis=1), 0.0, atol=1e-9)
+
+
+def test_sp3_velocity_records():
+    """SP3 'V' records: dm/s and 1e-4 microseconds/s."""
+    raw = _sp3_bytes(GRG177)
+    p_line = b"PE01 -11562.163582  14053.114306  23345.128269   -884.707516"
+    assert p_line in raw
+    v_line = b"VE01  10000.000000 -20000.000000  30000.000000      1.500000"
+    sp3 = read_sp3(raw.replace(p_line, p_line + b"\n" + v_line, 1))
+    i = sp3.sat_index("E01")[0]
+    np.testing.assert_allclose(sp3.vel_ecef_mps[0, i], [1000.0, -2000.0, 3000.0])
+    assert sp3.clock_rate[0, i] == pytest.approx(1.5e-10)
+    assert np.isnan(sp3.vel_ecef_mps[1, i, 0])  # no record at the next epoch
