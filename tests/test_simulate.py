@@ -342,3 +342,22 @@ def test_rtklib_fixes_simulated_baseline(stations, tmp_path):
     assert np.linalg.norm(enu[:, :2].mean(axis=0)) < 0.005
     assert abs(enu[:, 2].mean()) < 0.015
     assert np.max(np.linalg.norm(enu, axis=1)) < 0.03
+
+
+def test_outages_and_unflagged_slips(nav, stations):
+    """Short losses of lock leave gaps followed by LLI; unflagged slips jump the phase by whole cycles
+    with no LLI (what a cycle-slip detector must find on its own)."""
+    em = ErrorModel.none().with_(outages_per_h=6.0, outage_max_epochs=5, cycle_slips_per_h=6.0,
+                                 cycle_slips_flagged=False)
+    s = simulate_station(nav, stations["BASE"], T0, 1200, 1.0, SimConfig(systems="C", errors=em), seed=8)
+    b = s.block
+    have = np.isfinite(b.code_m[:, :, 0])
+    back = have[1:] & ~have[:-1]  # reacquisition after a gap (or a satellite rising)
+    assert back.sum() >= 10  # ~25 satellites x 6 per hour x 1/3 h
+    assert np.all(b.lli[1:, :, 0][back] & 1)
+    lam = b.wavelength_m()[:, 0]
+    d = np.diff(b.phase_cyc[:, :, 0] * lam - b.code_m[:, :, 0], axis=0) / lam  # cycles
+    jump = np.isfinite(d) & (np.abs(d) > 0.5)
+    assert jump.sum() >= 10
+    assert not np.any(b.lli[1:, :, 0][jump] & 1)  # unflagged
+    np.testing.assert_allclose(d[jump], np.round(d[jump]), atol=1e-6)
