@@ -365,3 +365,21 @@ def test_select_by_iode_and_time_span(esbc_nav):
     lo, hi = time_span_ns(esbc_nav)
     # the 2020-06-25 file starts with uploads of the evening before and ends with toe at midnight
     assert gt.to_iso(lo) == "2020-06-24T19:50:00.000000000" and gt.to_iso(hi) == "2020-06-26T00:00:00.000000000"
+
+
+def test_glonass_shared_grid_equals_direct_integration(esbc_nav):
+    """The shared-grid propagation (one RK4 grid per ephemeris) matches direct per-request
+    integration: both are RK4 with steps <= 60 s, so they differ by integration error only (< 1 mm)."""
+    from rtk_engine.orbits.glonass import integrate, propagate_shared
+    g = esbc_nav.glonass
+    sats = np.unique(g.sat)
+    t = gt.from_calendar(2020, 6, 25) + np.arange(0, 86_400, 30) * gt.NS
+    s, tt = np.meshgrid(sats, t, indexing="ij")
+    idx = select(esbc_nav, s.ravel(), tt.ravel())
+    ok = idx >= 0
+    idx, tt = idx[ok], tt.ravel()[ok]
+    assert idx.size > 10_000
+    dt = (tt - g.toe_ns[idx]) / gt.NS
+    p1, v1 = integrate(g.pos_m[idx], g.vel_mps[idx], g.acc_mps2[idx], dt)
+    p2, v2 = propagate_shared(g.pos_m, g.vel_mps, g.acc_mps2, idx, dt)
+    assert np.abs(p1 - p2).max() < 1e-3 and np.abs(v1 - v2).max() < 1e-6
