@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from . import errors
 from .db import make_engine, migrate, session_factory
+from .live import LiveState
 from .models import OperatorUser
 from .routers import auth, mountpoints, ntrip_users, stations
 from .security import hash_password
@@ -32,7 +33,7 @@ def bootstrap_admin(sessions, settings: Settings) -> str | None:
     return None
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, live: LiveState | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url)
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = sessions
+    app.state.live = live or LiveState()
     app.state.listeners: list[Callable[[str], None]] = []
 
     def changed(what: str) -> None:
