@@ -383,3 +383,8 @@ def test_glonass_shared_grid_equals_direct_integration(esbc_nav):
     p1, v1 = integrate(g.pos_m[idx], g.vel_mps[idx], g.acc_mps2[idx], dt)
     p2, v2 = propagate_shared(g.pos_m, g.vel_mps, g.acc_mps2, idx, dt)
     assert np.abs(p1 - p2).max() < 1e-3 and np.abs(v1 - v2).max() < 1e-6
+
+
+def test_unknown_selection_option_raises(esbc_nav):
+    with pytest.raises(ValueError, match="galileo"):
+        select(esbc_nav, ["E01"], [gt.from_calendar(2020, 6, 25, 12)], galileo="INAV")

@@ -43,6 +43,10 @@ GPS_TYPE_BITS = {"lnav": 1, "cnav": 4 | 8}
 
 def _message_class(k: KeplerEphemeris, galileo: str, beidou: str, gps: str) -> np.ndarray:
     """Per Kepler record: 1 preferred type, 2 other type (fallback), for its system."""
+    for opt, val, allowed in (("galileo", galileo, ("inav", "fnav", "any")),
+                              ("beidou", beidou, (*BDS_TYPE_BITS, "any")), ("gps", gps, (*GPS_TYPE_BITS, "any"))):
+        if val not in allowed:
+            raise ValueError(f"{opt}={val!r}: expected one of {allowed}")
     sysc = k.sat.astype("<U1")
     src = k.source
     pref = np.ones(len(k), bool)
