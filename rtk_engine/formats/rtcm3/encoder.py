@@ -46,9 +46,12 @@ class Rtcm3Encoder:
         self.station_id = station_id
         self.msm = msm
         self.systems = systems
-        self._lock_start: dict[tuple[str, str], int] = {}  # (sat, code) -> GPST ns of lock start
-        self._last_seen: dict[tuple[str, str], int] = {}
-        self._phase_shift: dict[tuple[str, str], float] = {}  # whole cycles removed from the phase
+        # state per (satellite key, code key) of msm_tables, flattened: lock start [GPST ns], last epoch
+        # seen [GPST ns], and whole cycles removed from the phase
+        n = T.N_SYS * 100 * T.N_SYS * 64
+        self._lock_start = np.full(n, -1, np.int64)
+        self._last_seen = np.full(n, -1, np.int64)
+        self._phase_shift = np.zeros(n)
         self._prev_t: int | None = None
 
     # ------------------------------------------------------------------- observations
@@ -147,33 +150,30 @@ class Rtcm3Encoder:
         fine_pr = np.where(np.isfinite(fine_pr) & (np.abs(fine_pr) < 2 ** (w_pr - 1)) & ~bad_sat[cs], fine_pr,
                            -(2 ** (w_pr - 1))).astype(np.int64)
         # phase: shift by whole cycles into the window around the rough range
-        keys = list(zip(sats[si].tolist(), [codes[slots[j]] for j in sj.tolist()]))
-        shift = np.array([self._phase_shift.get(kk, 0.0) for kk in keys])
-        restart = np.zeros(cs.size, bool)
+        k = T.SYS_INDEX[s]
+        sat_key = k * 100 + prn[si] + T.PRN_OFFSET[s]
+        code_key = T.CODE_KEY_TABLE[k, sig_of_slot[sj]]
+        key = sat_key * (T.N_SYS * 64) + code_key
+        shift = self._phase_shift[key]
         ph_rel = (ph_m - shift * lam) / RANGE_MS_M - rough
         limit = 2 ** (w_ph - 1) * ph_res * 0.5
-        need = np.isfinite(ph_rel) & (np.abs(ph_rel) > limit) & ~bad_sat[cs]
-        for c in np.nonzero(need)[0].tolist():
-            new = float(np.round((ph_m[c] - rough[c] * RANGE_MS_M) / lam[c]))
-            self._phase_shift[keys[c]] = new
-            shift[c] = new
-            restart[c] = True
+        restart = np.isfinite(ph_rel) & (np.abs(ph_rel) > limit) & ~bad_sat[cs]
+        if restart.any():
+            shift = np.where(restart, np.round((ph_m - rough * RANGE_MS_M) / lam), shift)
+            self._phase_shift[key[restart]] = shift[restart]
         ph_rel = (ph_m - shift * lam) / RANGE_MS_M - rough
         fine_ph = np.round(ph_rel / ph_res)
         fine_ph = np.where(np.isfinite(fine_ph) & (np.abs(fine_ph) < 2 ** (w_ph - 1)) & ~bad_sat[cs], fine_ph,
                            -(2 ** (w_ph - 1))).astype(np.int64)
-        # lock time
+        # lock time: continuous since the signal was last seen in the previous epoch without a slip
         lli_c = lli[si, sj]
-        lock_ms = np.zeros(cs.size, np.int64)
-        for c, kk in enumerate(keys):
-            start = self._lock_start.get(kk)
-            continuous = (start is not None and self._last_seen.get(kk) == self._prev_t
-                          and not (lli_c[c] & 1) and not restart[c] and np.isfinite(phase[si[c], sj[c]]))
-            if not continuous:
-                start = t
-                self._lock_start[kk] = t
-            self._last_seen[kk] = t
-            lock_ms[c] = (t - start) // 1_000_000
+        prev_t = -2 if self._prev_t is None else self._prev_t
+        continuous = ((self._lock_start[key] >= 0) & (self._last_seen[key] == prev_t) & ((lli_c & 1) == 0)
+                      & ~restart & np.isfinite(ph_m))
+        start = np.where(continuous, self._lock_start[key], t)
+        self._lock_start[key] = start
+        self._last_seen[key] = t
+        lock_ms = (t - start) // 1_000_000
         lock = lock_indicator(lock_ms, self.msm)
         half = ((lli_c >> 1) & 1).astype(np.int64)
         cnr_res = 2.0 ** -4 if m7 else 1.0
