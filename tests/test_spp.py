@@ -89,7 +89,7 @@ def test_fde_excludes_injected_fault():
     m, _ = synthetic_scene(seed=3)
     _, clean = estimate(m, SppOptions(velocity=False))
     # a 60 m fault on the highest GPS satellite in every epoch
-    s_bad = int(np.argmax(np.where(m.sats.astype("<U1") == "G", clean.elevation_rad[0], -1)))
+    s_bad = int(np.argmax(np.where(m.sats.astype("<U1") == "G", np.nan_to_num(clean.elevation_rad[0], nan=-1), -1)))
     m.pr_m[:, s_bad] += 60.0
     sol_no, _ = estimate(m, SppOptions(raim_fde=False, reject_chi2=False, velocity=False))
     sol, diag = estimate(m, SppOptions(velocity=False))
@@ -375,3 +375,13 @@ def test_stream_matches_batch_on_real_epochs():
     # both iterate until the update is below 0.1 mm; different starting points leave < 1 mm
     np.testing.assert_allclose(got, batch.ecef_m, atol=1e-3)
     assert [int(s.n_sats[0]) for s in steps] == batch.n_sats.tolist()
+
+
+def test_snr_and_elevation_masks():
+    m, _ = synthetic_scene(n_epochs=4, seed=11)
+    m.snr_dbhz[:, :5] = 20.0  # five weak satellites
+    sol, diag = estimate(m, SppOptions(velocity=False, snr_mask_dbhz=30.0, elevation_mask_deg=15.0))
+    assert not diag.used[:, :5].any()
+    assert not (diag.used & (diag.elevation_rad < 15 * DEG)).any()
+    sol0, diag0 = estimate(m, SppOptions(velocity=False))
+    assert diag0.used[:, :5].any() and (sol0.n_sats > sol.n_sats).all()

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-CHUNK_EPOCHS = 2880  # one day at 30 s per vectorised batch: bounded memory, visible progress
+CHUNK_EPOCHS = 1000  # epochs per vectorised batch: bounded memory, visible progress on long files
 
 
 def _codes(text: str | None) -> dict[str, str]:

@@ -114,7 +114,7 @@ class SppDiagnostics:
     used: np.ndarray  # [E, S] bool: observation used in the final solution
     excluded: np.ndarray  # [E, S] bool: excluded by FDE
     residual_m: np.ndarray  # [E, S] post-fit residuals (NaN where unused)
-    elevation_rad: np.ndarray  # [E, S]
+    elevation_rad: np.ndarray  # [E, S] (NaN where the satellite has no observation)
     gdop: np.ndarray  # [E]
     hdop: np.ndarray  # [E]
     vdop: np.ndarray  # [E]
@@ -224,7 +224,7 @@ def build_measurements(obs: ObsBlock, nav, options: SppOptions | None = None) ->
         st = sat_states(nav, sats[si], t_tx)
         clk0 = np.nan_to_num(st.clock_s)
         t_tx = t_tx - np.round(clk0 * NS).astype(np.int64)
-        st = sat_states(nav, sats[si], t_tx)
+        st = sat_states(nav, sats[si], t_tx, eph_index=st.eph_index)  # same ephemeris, ms later
         ok = np.asarray(st.valid, bool) & np.isfinite(st.clock_s) & np.isfinite(st.pos_ecef_m).all(1)
         acc = np.asarray(getattr(st, "accuracy_m", np.zeros(ei.size)), float)
         bad_ura = ok & (acc > options.max_ura_m)
@@ -296,15 +296,55 @@ def _day_of_year(time_ns: np.ndarray) -> np.ndarray:
     return ((dt - dt.astype("datetime64[Y]")).astype("timedelta64[s]").astype(np.int64) / 86_400.0) + 1.0
 
 
+def _pack(m: SppMeasurements):
+    """Compress the satellite axis to the observed satellites of each epoch: ``[E, S] -> [E, K]`` with
+    K the largest number observed in one epoch (about a third of S for a multi-GNSS file). Per-satellite
+    attributes become per-element ``[E, K]`` arrays. Returns (packed, order[E, K], valid[E, K])."""
+    ok = np.isfinite(m.pr_m) & np.isfinite(m.sat_clock_s)
+    E, S = ok.shape
+    K = max(1, int(ok.sum(1).max())) if E and S else max(S, 1)
+    if S == 0:
+        order = np.zeros((E, 0), np.int64)
+    else:
+        order = np.argsort(~ok, axis=1, kind="stable")[:, :K]
+    K = order.shape[1]
+    valid = np.take_along_axis(ok, order, 1)
+
+    def take(a):
+        if a is None:
+            return None
+        a = np.asarray(a)
+        return np.take_along_axis(a, order.reshape(order.shape + (1,) * (a.ndim - 2)), 1)
+
+    def per_elem(a):
+        return np.asarray(a)[order]
+
+    packed = SppMeasurements(
+        time_ns=m.time_ns, sats=per_elem(m.sats), systems=m.systems, sys_index=per_elem(m.sys_index),
+        pr_m=np.where(valid, take(m.pr_m), np.nan), snr_dbhz=take(m.snr_dbhz), freq_hz=per_elem(m.freq_hz),
+        sat_pos_m=take(m.sat_pos_m), sat_vel_mps=take(m.sat_vel_mps), sat_clock_s=take(m.sat_clock_s),
+        sat_drift_sps=take(m.sat_drift_sps), sisre_m=per_elem(m.sisre_m), sigma_factor=per_elem(m.sigma_factor),
+        range_rate_mps=take(m.range_rate_mps), iono=m.iono, approx_ecef_m=m.approx_ecef_m, codes=m.codes,
+        notes=m.notes)
+    return packed, order, valid
+
+
+def _unpack(a_packed, order, valid, shape, fill):
+    out = np.full(shape, fill, dtype=np.asarray(a_packed).dtype)
+    if order.size:
+        np.put_along_axis(out, order, np.where(valid, a_packed, fill), 1)
+    return out
+
+
 class _Model:
-    """Evaluates the observation model for a subset of epochs (all arrays sliced by ``idx``)."""
+    """Evaluates the observation model for a subset of epochs (all arrays sliced by ``idx``) on packed
+    ``[E, K]`` measurements (per-element satellite attributes)."""
 
     def __init__(self, m: SppMeasurements, options: SppOptions):
         self.m = m
         self.o = options
-        self.sys_letters = systems_of(m.sats) if m.sats.size else np.zeros(0, "<U1")
-        self.onehot = np.zeros((m.sats.size, len(m.systems)))
-        self.onehot[np.arange(m.sats.size), m.sys_index] = 1.0
+        self.sys_letters = systems_of(m.sats)
+        self.onehot = np.eye(len(m.systems))[m.sys_index]  # [E, K, n_sys]
         self.doy = _day_of_year(m.time_ns)
         snr_ok = ~(m.snr_dbhz < options.snr_mask_dbhz)  # NaN C/N0 passes
         self.obs_ok = np.isfinite(m.pr_m) & np.isfinite(m.sat_clock_s) & snr_ok
@@ -321,7 +361,8 @@ class _Model:
         az, el, llh = az_el_from_los(los, x)
         el_eff = np.where(have_pos[:, None], el, np.pi / 2)
         mask = self.obs_ok[idx] & ~excluded & (el_eff >= self.el_mask)
-        pred = rng + clk @ self.onehot.T - CLIGHT * m.sat_clock_s[idx]
+        onehot = self.onehot[idx]
+        pred = rng + np.einsum("nk,nsk->ns", clk, onehot) - CLIGHT * m.sat_clock_s[idx]
         var_atm = np.zeros_like(rng)
         sin_el = np.sin(np.clip(el_eff, np.deg2rad(1.0), None))
         # atmosphere models only where there is an observation and a position (flat, ~1/3 of [n, S])
@@ -332,8 +373,9 @@ class _Model:
             pred = pred + trp
             var_atm += (0.1 / (sin_el + 0.1)) ** 2  # Saastamoinen + standard atmosphere residual error
         if o.iono == "broadcast":
-            ion_f = broadcast_iono_delay(m.iono, self.sys_letters[ss], m.time_ns[idx][ee], llh[ee, 0], llh[ee, 1],
-                                         az[ee, ss], el[ee, ss], m.freq_hz[ss], use_bds_model=o.bds_klobuchar)
+            ion_f = broadcast_iono_delay(m.iono, self.sys_letters[idx][ee, ss], m.time_ns[idx][ee], llh[ee, 0],
+                                         llh[ee, 1], az[ee, ss], el[ee, ss], m.freq_hz[idx][ee, ss],
+                                         use_bds_model=o.bds_klobuchar)
             no_model = np.zeros(rng.shape, bool)
             no_model[ee, ss] = np.isnan(ion_f)
             ion = np.zeros_like(rng)
@@ -342,9 +384,10 @@ class _Model:
             # Klobuchar removes ~50 % of the delay: 50 % of it remains as error; without a model, 5 m
             var_atm += np.where(no_model, (5.0 / sin_el) ** 2, (0.5 * ion) ** 2)
         v = np.where(mask, m.pr_m[idx] - pred, 0.0)
-        var = ((o.sigma_code_m * m.sigma_factor) ** 2 * (1.0 + 1.0 / sin_el ** 2) + m.sisre_m ** 2 + var_atm)
+        var = ((o.sigma_code_m * m.sigma_factor[idx]) ** 2 * (1.0 + 1.0 / sin_el ** 2) + m.sisre_m[idx] ** 2
+               + var_atm)
         w = np.where(mask, 1.0 / var, 0.0)
-        H = np.concatenate([-los, np.broadcast_to(self.onehot, los.shape[:2] + self.onehot.shape[1:])], axis=2)
+        H = np.concatenate([-los, onehot], axis=2)
         H = np.where(mask[..., None], H, 0.0)
         return v, H, w, mask, el, have_pos
 
@@ -354,8 +397,8 @@ def _normal_solve(H, w, v, mask, onehot):
     Hw = H * w[..., None]
     N = np.matmul(Hw.transpose(0, 2, 1), H)
     b = np.einsum("nsp,ns->np", Hw, v)
-    cnt = mask.astype(float) @ onehot
-    K = onehot.shape[1]
+    cnt = np.einsum("ns,nsk->nk", mask.astype(float), onehot)
+    K = onehot.shape[-1]
     absent = cnt == 0
     diag = np.arange(3, 3 + K)
     N[:, diag, diag] += absent  # pin clocks of systems absent in the epoch (their b is 0)
@@ -386,7 +429,7 @@ def _iterate(model: _Model, idx, x, clk, excluded, max_iter: int):
     for it in range(1, max_iter + 1):
         a = idx[active]
         v, H, w, mask, _, _ = model.evaluate(a, x[a], clk[a], excluded[a])
-        dx, _, _, solvable, _ = _normal_solve(H, w, v, mask, model.onehot)
+        dx, _, _, solvable, _ = _normal_solve(H, w, v, mask, model.onehot[a])
         dx[~solvable] = 0.0
         x[a] += dx[:, :3]
         clk[a] += dx[:, 3:]
@@ -402,6 +445,8 @@ def estimate(m: SppMeasurements, options: SppOptions | None = None,
     """Batched weighted least squares with FDE over all epochs of ``m``."""
     o = options or SppOptions()
     E, S = m.pr_m.shape
+    m, order, packed_valid = _pack(m)
+    S_p = m.pr_m.shape[1]
     K = len(m.systems)
     model = _Model(m, o)
     x = np.zeros((E, 3))
@@ -411,7 +456,7 @@ def estimate(m: SppMeasurements, options: SppOptions | None = None,
     elif m.approx_ecef_m is not None:
         x[:] = m.approx_ecef_m
     clk = np.zeros((E, K))
-    excluded = np.zeros((E, S), bool)
+    excluded = np.zeros((E, S_p), bool)
     all_idx = np.arange(E)
     n_it = _iterate(model, all_idx, x, clk, excluded, o.max_iterations)
     # a diverged epoch (e.g. a bad starting point) is retried once from the Earth's centre
@@ -424,7 +469,7 @@ def estimate(m: SppMeasurements, options: SppOptions | None = None,
 
     def stats(idx):
         v, H, w, mask, el, have_pos = model.evaluate(idx, x[idx], clk[idx], excluded[idx])
-        dx, Ninv, cnt, solvable, dof = _normal_solve(H, w, v, mask, model.onehot)
+        dx, Ninv, cnt, solvable, dof = _normal_solve(H, w, v, mask, model.onehot[idx])
         chi2 = np.einsum("ns,ns,ns->n", v, w, v)
         return v, H, w, mask, el, Ninv, cnt, solvable, dof, chi2
 
@@ -474,15 +519,18 @@ def estimate(m: SppMeasurements, options: SppOptions | None = None,
     cov = np.where(valid[:, None, None], Ninv[:, :3, :3], np.nan)
     clock_m = np.where(valid[:, None] & ~absent, clk, np.nan)
     used = mask & valid[:, None]
-    per_sys = {s: (used & (m.sys_index == k)[None, :]).sum(1) for k, s in enumerate(m.systems)}
+    per_sys = {s: (used & (m.sys_index == k)).sum(1) for k, s in enumerate(m.systems)}
     has_dop = o.velocity and m.range_rate_mps is not None and np.isfinite(m.range_rate_mps).any()
     vel = _doppler_velocity(m, o, x, used, el) if has_dop else None
     if vel is not None:
         vel = np.where(valid[:, None], vel, np.nan)
     sol = Solution(time_ns=m.time_ns.copy(), ecef_m=ecef, cov_m2=cov, quality=quality, n_sats=used.sum(1),
                    vel_mps=vel, clock_m=clock_m, sats_per_system=per_sys)
-    diag = SppDiagnostics(used=used, excluded=excluded & valid[:, None], residual_m=np.where(used, v, np.nan),
-                          elevation_rad=el, gdop=gdop, hdop=hdop, vdop=vdop, chi2=chi2, chi2_ok=chi2_ok,
+    shape = (E, S)
+    diag = SppDiagnostics(used=_unpack(used, order, packed_valid, shape, False),
+                          excluded=_unpack(excluded & valid[:, None], order, packed_valid, shape, False),
+                          residual_m=_unpack(np.where(used, v, np.nan), order, packed_valid, shape, np.nan),
+                          elevation_rad=_unpack(el, order, packed_valid, shape, np.nan), gdop=gdop, hdop=hdop, vdop=vdop, chi2=chi2, chi2_ok=chi2_ok,
                           n_iterations=n_it)
     return sol, diag
 
