@@ -79,6 +79,18 @@ def test_every_nav_file_loads(rel, min_counts, min_glo):
         assert np.all((nav.glonass.channel >= -7) & (nav.glonass.channel <= 6))
 
 
+NAV_GLOBS = ("spp/*/*_[A-Z]N.rnx*", "rtk/*/*.[0-9][0-9][Pn]", "kinematic/*/*.[0-9][0-9][ngl]", "nav/*.rnx*")
+
+
+def test_no_navigation_file_left_out():
+    """Every navigation file in shared/data (by name pattern) is in NAV_FILES, so each is checked."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real test data folder {SHARED_DATA} is absent")
+    found = {str(p.relative_to(SHARED_DATA)) for g in NAV_GLOBS for p in SHARED_DATA.glob(g)}
+    assert len(found) >= 21
+    assert found <= {f[0] for f in NAV_FILES}, found - {f[0] for f in NAV_FILES}
+
+
 def test_beidou_records_and_time_scales():
     """BeiDou toc in the file is BDT: our GPST toc is 14 s later and toe (BDT sow) agrees with it."""
     nav = read_nav(shared_path("spp/esbc-2020-177/ESBC00DNK_R_20201770000_01D_MN.rnx.gz"))
