@@ -305,3 +305,6 @@ def test_rinex2_multiline_records_via_convbin(tmp_path):
                     assert same, f"{blk.sats[si]} {name} {code}: no slot of band {code[0]} has these values"
                     checked += int(np.isfinite(ours).sum())
     assert checked > 2000
+    # the same RINEX 2 file as CRX 1.0 (34 satellites on one epoch line, fields blank then back)
+    hatanaka = pytest.importorskip("hatanaka")
+    assert_blocks_equal(read_obs(hatanaka.compress(out.read_bytes(), compression="none")), r2, "crx1 of convbin")

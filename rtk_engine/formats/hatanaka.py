@@ -9,7 +9,8 @@ Compact RINEX keeps the RINEX header verbatim and compresses the body three ways
 * every observation of a satellite is an arc of integers (the RINEX field without its
   decimal point): ``"n&v"`` starts an arc with value ``v`` and differencing order ``n``, after
   which the 1st, 2nd, ... n-th order differences are written; a blank field ends the arc;
-* the LLI/SSI flag characters are text-differenced against the satellite's previous flags.
+* the LLI/SSI flag characters are text-differenced against the satellite's previous flags
+  (a satellite new in an epoch starts from blanks, and so does the flag pair of a blank field).
 
 Decoding here never loops over values in Python: the Python walk is one step per epoch
 (epoch line, satellite list, clock); the data lines of the whole file are tokenised with
@@ -338,6 +339,10 @@ def read_crx_records(lines: list[bytes], name: str) -> tuple[RawHeader, Records]
     fs = flags[perm]
     new_s = new_a[perm]
     fs[new_s] = np.where(fs[new_s] == SPACE, AMP, fs[new_s])
+    # the flags of a blank field are blank (RINEX), and so is the reference the next epoch builds on
+    absent = ~present[perm]
+    fs[:, 0::2][absent] = AMP
+    fs[:, 1::2][absent] = AMP
     rows = np.arange(n_rec)[:, None]
     src = np.maximum.accumulate(np.where(fs != SPACE, rows, 0), axis=0) if n_rec else rows
     filled = np.take_along_axis(fs, src, axis=0) if n_rec else fs
