@@ -133,3 +133,26 @@ def test_geojson_and_csv():
     # 3-degree GK: ~0.5 deg west of the central meridian at 55.5 N is ~31.6 km west of 500 km
     assert 460_000 < float(row["gk_easting_m"]) < 475_000
     assert 6_140_000 < float(row["gk_northing_m"]) < 6_160_000
+
+
+def test_cgcs2000_and_gauss_kruger():
+    from rtk_engine.constants import CGCS2000_A, CGCS2000_F
+    from rtk_engine.geodesy.ellipsoid import geodetic_to_ecef
+    from rtk_engine.geodesy.projections import ecef_to_cgcs2000, gauss_kruger, gk_zone
+
+    deg = np.pi / 180
+    # a point on the central meridian 117 E (3-degree zone 39, 6-degree zone 20)
+    p = geodetic_to_ecef(np.array([[39.9 * deg, 117.0 * deg, 50.0]]), CGCS2000_A, CGCS2000_F)
+    llh = ecef_to_cgcs2000(p)
+    assert llh[0, 0] == pytest.approx(39.9, abs=1e-9) and llh[0, 1] == pytest.approx(117.0, abs=1e-9)
+    assert llh[0, 2] == pytest.approx(50.0, abs=1e-4)
+    n3, e3, z3 = gauss_kruger(p, 3)
+    n6, e6, z6 = gauss_kruger(p, 6, zone_prefix=True)
+    assert (z3, z6) == (39, 20)
+    assert e3[0] == pytest.approx(500_000.0, abs=1e-3)  # false easting on the central meridian
+    assert e6[0] == pytest.approx(20_500_000.0, abs=1e-3)  # zone-prefixed
+    # on the central meridian the northing is the meridian arc length: 4 419 km at 39.9 N on CGCS2000
+    assert n3[0] == pytest.approx(n6[0]) and 4_410_000 < n3[0] < 4_430_000
+    assert gk_zone(np.array([73.5, 135.0]), 3).tolist() == [25, 45] and gk_zone(135.0, 6) == 23
+    with pytest.raises(ValueError):
+        gk_zone(100.0, 4)
