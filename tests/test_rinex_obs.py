@@ -308,3 +308,17 @@ def test_rinex2_multiline_records_via_convbin(tmp_path):
     # the same RINEX 2 file as CRX 1.0 (34 satellites on one epoch line, fields blank then back)
     hatanaka = pytest.importorskip("hatanaka")
     assert_blocks_equal(read_obs(hatanaka.compress(out.read_bytes(), compression="none")), r2, "crx1 of convbin")
+
+
+def test_scale_factor_header_divides_values():
+    raw = shared_path("rtk/fujisawa-2021-078/SEPT078M1.21O").read_bytes()
+    ref = read_obs(raw)
+    # declare GPS L1C scaled by 10: the same text must then read as a tenth
+    line = f"{'G   10  1 L1C':<60}{'SYS / SCALE FACTOR':<20}".encode()
+    scaled = read_obs(raw.replace(b"END OF HEADER", b"END OF HEADER", 1).replace(
+        b"                                                            END OF HEADER",
+        line + b"\n" + b" " * 60 + b"END OF HEADER", 1))
+    g = ref.systems == "G"
+    s = ref.slot("G", "1C")
+    np.testing.assert_allclose(scaled.phase_cyc[:, g, s], ref.phase_cyc[:, g, s] / 10, rtol=1e-15)
+    np.testing.assert_array_equal(scaled.code_m, ref.code_m)  # other types untouched

@@ -24,7 +24,7 @@ S       C1 L1 D1 S1 / C5..                     1C / 5X
 J, C    band n                                 nX
 ======  =====================================  ==========================================
 
-A value of exactly 0.0 is "missing" (RINEX 2 and 3 specifications) and becomes NaN.
+Values are divided by their SCALE FACTOR where the header has one. A value of exactly 0.0 is "missing" (RINEX 2 and 3 specifications) and becomes NaN.
 
 Slots: every distinct RINEX 3 code of a system is its own slot (C1C and C1W are two slots;
 the solver chooses), ordered by first appearance in the header. ``lli`` of a slot is the
@@ -91,6 +91,8 @@ class RawHeader:
     header: ObsHeader
     n_lines: int  # header lines including END OF HEADER
     file_system: str = "M"
+    # (system or "*" for all, observation type as written, or "*" for all) -> divisor (SCALE FACTOR records)
+    scale: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------ header
@@ -114,6 +116,8 @@ def parse_header(lines: list[bytes], name: str, first_line: int = 0) -> RawHeade
     end = None
     glo_n = 0
     time_sys_given = False
+    scale: dict[tuple[str, str], float] = {}
+    scale_ctx: tuple[str, float] | None = None
     for i, raw in enumerate(lines):
         line = raw.decode("ascii", "replace").rstrip("\r\n")
         label = line[60:80].strip()
@@ -171,6 +175,24 @@ def parse_header(lines: list[bytes], name: str, first_line: int = 0) -> RawHeade
                 t = line[7 + 4 * k:10 + 4 * k].strip()
                 if t:
                     obs_types[cont_sys].append(t)
+        elif label == "SYS / SCALE FACTOR":  # RINEX 3: values were multiplied by the factor
+            if line[0:1].strip():
+                cont_sys, fac = line[0].upper(), _f(line[2:6], 1.0)
+                scale_ctx = (cont_sys, fac)
+                if not line[8:10].strip():
+                    scale[(cont_sys, "*")] = fac
+            for k in range(12):
+                t = line[10 + 4 * k:14 + 4 * k].strip()
+                if t and scale_ctx:
+                    scale[(scale_ctx[0], t)] = scale_ctx[1]
+        elif label == "OBS SCALE FACTOR":  # RINEX 2
+            fac = _f(line[0:6], 1.0)
+            if not line[6:12].strip():
+                scale[("*", "*")] = fac
+            for k in range(8):
+                t = line[12 + 6 * k:18 + 6 * k].strip()
+                if t:
+                    scale[("*", t)] = fac
         elif label == "GLONASS SLOT / FRQ #":
             if line[0:3].strip():
                 glo_n = int(_f(line[0:3], 0))
@@ -203,7 +225,8 @@ def parse_header(lines: list[bytes], name: str, first_line: int = 0) -> RawHeade
         h.skipped.append(f"header: GLONASS SLOT / FRQ # says {glo_n} satellites, lists {len(h.glonass_channels)}")
     if not time_sys_given:  # RINEX: default is the file's system (GPS for mixed files)
         h.time_system = {"R": "GLO", "E": "GAL", "C": "BDT", "J": "QZS", "I": "IRN"}.get(file_system, "GPS")
-    return RawHeader(version=float(version), obs_types=obs_types, header=h, n_lines=end, file_system=file_system)
+    return RawHeader(version=float(version), obs_types=obs_types, header=h, n_lines=end, file_system=file_system,
+                     scale=scale)
 
 
 # ---------------------------------------------------------------------- observation codes
@@ -680,6 +703,10 @@ def assemble(raw: RawHeader, rec: Records, systems: str | None, name: str) -> Ob
         phase_slots = {slot for _, kind, slot in cols if kind == "L"}
         for t, kind, slot in cols:
             v = rec.values[rows, t]
+            orig = raw.obs_types[s][t]
+            fac = raw.scale.get((s, orig), raw.scale.get((s, "*"), raw.scale.get(("*", orig), raw.scale.get(("*", "*"), 1.0))))
+            if fac not in (0.0, 1.0):
+                v = v / fac
             zero = v == 0.0  # RINEX: "missing observations are written as 0.0 or blanks"
             if zero.any():
                 v = np.where(zero, np.nan, v)
