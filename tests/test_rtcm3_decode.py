@@ -1,0 +1,221 @@
+"""Rtcm3Decoder behaviour on real captures: epoch assembly and GPST times, invalid fields, station
+and ephemeris output for SPP, counters, chunking, and robustness against random and mutated input."""
+from __future__ import annotations
+
+import random
+import time
+
+import numpy as np
+import pytest
+
+from rtk_engine import gnss_time as gt
+from rtk_engine.formats.rtcm3 import Rtcm3Decoder, read_rtcm3
+from rtk_engine.formats.rtcm3.decoder import decode_bytes
+from rtk_engine.formats.rtcm3.ephemeris import EphemerisMessage
+from rtk_engine.formats.rtcm3.msm import MsmMessage, decode_msm, msm_cells, msm_time_ns
+from rtk_engine.formats.rtcm3.station import StationDescriptor, StationPosition
+from rtk_engine.formats.rtcm3_frame import frame, iter_frames
+from rtk_engine.obs import ObsBlock
+from tests.conftest import shared_path
+
+HIROSHIMA = "rtcm/novatel-hiroshima-2022/20221213-010900.rtcm"
+T_HIROSHIMA = int(gt.from_calendar(2022, 12, 13, 1, 9))
+
+
+@pytest.fixture(scope="module")
+def hiroshima():
+    return read_rtcm3(shared_path(HIROSHIMA), T_HIROSHIMA)
+
+
+def test_epochs_combine_all_systems_in_gpst(hiroshima):
+    """60 one-second epochs, each holding all six systems: BDT (+14 s) and GLONASS time (UTC + 3 h,
+    leap seconds) land on the same GPST instant as GPS, otherwise epochs would split."""
+    obs, _, dec = hiroshima
+    assert obs.n_epochs == 60
+    np.testing.assert_array_equal(np.diff(obs.time_ns), gt.NS)
+    assert gt.to_iso(obs.time_ns[0]) == "2022-12-13T01:09:22.000000000"
+    present = np.isfinite(obs.code_m).any(axis=2)
+    for s in "GRECJ":
+        per_epoch = present[:, obs.systems == s].sum(axis=1)
+        assert (per_epoch[1:] >= 3).all(), s  # every epoch after the cut-off first one has the system
+    assert set(obs.signals["C"]) == {"2I", "6I", "7I"}
+    assert dec.counters.epochs == 60 and not dec.counters.malformed
+    assert dec.counters.unsupported == {1041: 3}  # NavIC ephemeris: counted, not decoded
+    # BDS-3 satellites up to C60 (GEO) arrive and are named by RINEX ids
+    assert "C60" in obs.sats.tolist() or "C59" in obs.sats.tolist()
+
+
+def test_msm_epoch_times():
+    t_ref = T_HIROSHIMA
+    week, _ = gt.to_week_sow(t_ref)
+    tow = 176_962_000
+    assert msm_time_ns("G", tow, t_ref) == gt.from_week_sow(week, tow / 1000)
+    # BeiDou: BDT TOW 14 s behind GPST for the same instant
+    assert msm_time_ns("C", tow - 14_000, t_ref) == msm_time_ns("G", tow, t_ref)
+    # GLONASS: day of week 2 (Tuesday) and time of day in UTC(SU) + 3 h; 18 leap seconds in 2022
+    glo_tod = (tow - 2 * 86_400_000) + 3 * 3_600_000 - 18_000
+    assert msm_time_ns("R", (2 << 27) | glo_tod, t_ref) == msm_time_ns("G", tow, t_ref)
+    # near a week boundary the week follows the reference
+    sat_2359 = 604_799_000
+    assert msm_time_ns("G", sat_2359, gt.from_week_sow(2240, 1.0)) == gt.from_week_sow(2239, 604_799.0)
+
+
+def test_week_rollover_stream_is_continuous():
+    """The capture crosses GPS week 2085 -> 2086 (2019-12-29 00:00 GPST): epochs stay 1 s apart across it."""
+    data = shared_path("rtcm/swift/week-rollover-STR24.rtcm3").read_bytes()
+    items, dec = decode_bytes(data[:800_000], int(gt.from_calendar(2019, 12, 28, 23, 50)))
+    t = np.array([i.time_ns[0] for i in items if isinstance(i, ObsBlock)])
+    assert t.size > 400
+    np.testing.assert_array_equal(np.diff(t), gt.NS)
+    weeks = gt.to_week_sow(t)[0]
+    assert weeks[0] == 2085 and weeks[-1] == 2086
+
+
+def test_invalid_fine_pseudorange_is_nan():
+    """DF405 = -2^19 marks an invalid pseudorange: NaN there, the other cells of the message valid."""
+    n_invalid = 0
+    for fr in iter_frames(shared_path("rtcm/swift/beidou_invalid_fine_pseudorange.rtcm").read_bytes()):
+        p = fr[3:-3]
+        if ((p[0] << 4) | (p[1] >> 4)) != 1127:
+            continue
+        m = decode_msm(p)
+        c = msm_cells(m)
+        bad = m.fine_pr == -(1 << 19)
+        n_invalid += int(bad.sum())
+        assert np.isnan(c.code_m[bad]).all()
+        assert np.isfinite(c.code_m[~bad]).all()
+        assert (np.abs(c.code_m[~bad] - 2.5e7) < 5e6).all()  # MEO/IGSO ranges
+    assert n_invalid == 1
+
+
+def test_station_and_descriptor_for_spp(hiroshima):
+    obs, nav, dec = hiroshima
+    assert isinstance(dec.station, StationPosition) and dec.station.msg_type == 1005
+    pos = dec.station.ecef_m
+    assert 6.36e6 < np.linalg.norm(pos) < 6.38e6  # on the Earth's surface
+    np.testing.assert_allclose(obs.header.approx_pos_ecef_m, pos)
+    assert isinstance(dec.descriptor, StationDescriptor) and dec.descriptor.msg_type == 1033
+    assert obs.header.receiver_type == dec.descriptor.receiver_type != ""
+    # ephemerides of every system with an observation, BeiDou D1/D2 included
+    assert {"G", "C", "E", "J"} <= set(nav.kepler.sat.astype("<U1").tolist())
+    assert len(nav.glonass) >= 5
+    # toe near the observations, in GPST: within 4 h for all but late-uploaded GEO/IGSO (6 h)
+    dt = np.abs(nav.kepler.toe_ns - obs.time_ns[0]) / gt.NS
+    assert np.median(dt) < 4 * 3600 and dt.max() < 8 * 3600
+    # BeiDou toe is BDT on a whole-8 s grid -> GPST = BDT + 14 s
+    bds = nav.kepler.sat.astype("<U1") == "C"
+    assert ((nav.kepler.toe_ns[bds] // gt.NS - 14) % 8 == 0).all()
+    # GLONASS channels from MSM7 extended info and 1020 agree
+    eph_ch = nav.glonass_channels()
+    assert all(obs.header.glonass_channels[s] == k for s, k in eph_ch.items() if s in obs.header.glonass_channels)
+
+
+def test_lock_time_drop_sets_lli():
+    """A lock-time indicator that decreases between epochs is a loss of lock (LLI bit 0)."""
+    frames = [fr for fr in iter_frames(shared_path(HIROSHIMA).read_bytes())
+              if ((fr[3] << 4) | (fr[4] >> 4)) == 1077][:3]
+    m1, m2 = decode_msm(frames[1][3:-3]), decode_msm(frames[2][3:-3])
+    from rtk_engine.formats.rtcm3.msm import encode_msm
+    m2.lock = m2.lock.copy()
+    m2.lock[0] = 0  # reset of the first cell's lock time
+    m1.multiple = m2.multiple = False
+    dec = Rtcm3Decoder(T_HIROSHIMA)
+    e1 = dec.feed(frame(encode_msm(m1)))[0]
+    e2 = dec.feed(frame(encode_msm(m2)))[0]
+    c = msm_cells(m2)
+    s, code = c.sat[0], c.code[0]
+    i, f = list(e2.sats).index(s), e2.slot(s[0], code)
+    assert e2.lli[0, i, f] & 1
+    assert not (e1.lli[0, i, f] & 1)  # first epoch: lock time > 0, no flag
+    others = np.ones(e2.lli.shape[1:], bool)
+    others[i, f] = False
+    assert not (e2.lli[0][others] & 1).any()
+
+
+def test_chunked_feed_equals_whole():
+    data = shared_path(HIROSHIMA).read_bytes()
+    whole, _ = decode_bytes(data, T_HIROSHIMA)
+    dec = Rtcm3Decoder(T_HIROSHIMA)
+    rnd = random.Random(4)
+    parts, i = [], 0
+    while i < len(data):
+        n = rnd.randint(1, 700)
+        parts.extend(dec.feed(data[i:i + n]))
+        i += n
+    parts.extend(dec.flush())
+    assert [type(x).__name__ for x in parts] == [type(x).__name__ for x in whole]
+    a = [x for x in whole if isinstance(x, ObsBlock)]
+    b = [x for x in parts if isinstance(x, ObsBlock)]
+    assert all(np.array_equal(x.code_m, y.code_m, equal_nan=True) for x, y in zip(a, b))
+
+
+def test_unsupported_and_bad_frames_are_counted():
+    data = shared_path("rtcm/swift/bds-clk.rtcm").read_bytes()  # SSR only
+    items, dec = decode_bytes(data, int(gt.from_calendar(2019, 1, 1)))
+    assert items == []
+    assert sum(dec.counters.unsupported.values()) == dec.counters.frames > 1000
+    assert dec.counters.unsupported[1260] == 120  # BeiDou SSR orbit
+    # a corrupted frame: bad CRC counted by the framer, the next frame still decodes
+    fr = iter_frames(shared_path(HIROSHIMA).read_bytes())
+    bad = bytearray(fr[10])
+    bad[20] ^= 0xFF
+    dec = Rtcm3Decoder(T_HIROSHIMA)
+    dec.feed(bytes(bad) + fr[11])
+    assert dec.counters.bad_crc >= 1 and sum(dec.counters.decoded.values()) == 1
+
+
+def test_truncated_payload_is_malformed_not_an_exception():
+    fr = [f for f in iter_frames(shared_path(HIROSHIMA).read_bytes()) if ((f[3] << 4) | (f[4] >> 4)) == 1127][0]
+    dec = Rtcm3Decoder(T_HIROSHIMA)
+    assert dec.feed(frame(fr[3:-3][:40])) == []
+    assert dec.counters.malformed[1127] == 1 and "1127" in dec.counters.notes[0]
+    for t, n in ((1019, 30), (1005, 10), (1033, 3), (1230, 1), (1004, 5)):
+        payload = bytes([t >> 4, (t & 15) << 4]) + bytes(n)
+        dec.feed(frame(payload))
+        assert dec.counters.malformed[t] == 1, t
+
+
+def _mutations(frames: list[bytes], rnd: random.Random, n: int):
+    """Real payloads with flipped bits / truncation / random tails, re-framed with a valid CRC so
+    they reach the message decoders (garbage with bad CRC never would)."""
+    for _ in range(n):
+        p = bytearray(rnd.choice(frames)[3:-3])
+        kind = rnd.randrange(4)
+        if kind == 0:
+            for _ in range(rnd.randint(1, 8)):
+                i = rnd.randrange(len(p) * 8)
+                p[i // 8] ^= 0x80 >> (i % 8)
+        elif kind == 1:
+            p = p[:rnd.randint(2, len(p))]
+        elif kind == 2:
+            p = p[:2] + bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 300)))
+        else:  # satellite/signal masks of an MSM scrambled
+            for i in range(9, min(len(p), 22)):
+                p[i] = rnd.getrandbits(8)
+        yield frame(bytes(p[:1023]))
+
+
+def test_fuzz_no_exception_no_hang():
+    rnd = random.Random(2024)
+    frames = iter_frames(shared_path(HIROSHIMA).read_bytes())
+    frames += iter_frames(shared_path("rtcm/pyrtcm/pygpsdata-NTRIP-USCL00CHL0.log").read_bytes())
+    dec = Rtcm3Decoder(T_HIROSHIMA, keep_raw=True)
+    t0 = time.perf_counter()
+    n_items = 0
+    for fr in _mutations(frames, rnd, 3000):
+        n_items += len(dec.feed(fr))
+    for _ in range(200):  # random bytes, with preambles sprinkled in
+        junk = bytearray(rnd.getrandbits(8) for _ in range(rnd.randint(1, 2000)))
+        for _ in range(rnd.randint(0, 5)):
+            junk[rnd.randrange(len(junk))] = 0xD3
+        n_items += len(dec.feed(bytes(junk)))
+    dec.flush()
+    # bound: 3000 mutated frames + 200 kB of junk take well under a second here; 60 s means a hang
+    assert time.perf_counter() - t0 < 60
+    c = dec.counters
+    assert c.frames >= 3000 and sum(c.malformed.values()) > 100 and n_items > 0
+    assert len(c.notes) <= 100  # bounded memory for problem notes
+    # the decoder still works after the abuse
+    good = Rtcm3Decoder(T_HIROSHIMA)
+    assert any(isinstance(i, ObsBlock) for i in good.feed(shared_path(HIROSHIMA).read_bytes()))
+    assert not any(isinstance(i, (MsmMessage, EphemerisMessage)) for i in good.feed(b"\x00" * 10))
