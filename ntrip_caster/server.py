@@ -12,6 +12,7 @@ handler that may need to verify a password hash in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import itertools
 import logging
 import socket
@@ -189,7 +190,9 @@ class Connection(asyncio.Protocol):
         ms.garbage_bytes += sc.stats.garbage_bytes - garb0
         if frames:
             self.last_frame_mono = time.monotonic()
+            t0 = time.perf_counter()
             slow = self.mount.publish(frames, self.caster.cfg.limits.client_backlog_bytes)
+            self.mount.stats.fanout_s.append(time.perf_counter() - t0)
             for rover in slow:
                 self.caster._drop_slow(rover)
 
@@ -221,6 +224,9 @@ class Caster:
         self._tasks: set[asyncio.Task] = set()
         self._housekeeping: asyncio.Task | None = None
         self.started_at: float | None = None
+        # scrypt needs 16 MB per hash: two hashing threads bound that memory and CPU
+        self._hash_pool = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="caster-auth")
+        self._inflight: dict[tuple, asyncio.Future] = {}
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -256,6 +262,7 @@ class Caster:
             await srv.wait_closed()
         self._servers.clear()
         self._housekeeping = None
+        self._hash_pool.shutdown(wait=False, cancel_futures=True)
 
     async def __aenter__(self) -> "Caster":
         await self.start()
@@ -263,6 +270,16 @@ class Caster:
 
     async def __aexit__(self, *exc) -> None:
         await self.stop()
+
+    async def _verify(self, key: tuple, fn, *args):
+        """Run a password check in the small hashing pool; identical checks in flight share one
+        hash (a thousand rovers reconnecting with the same account cost one scrypt, not 1000)."""
+        fut = self._inflight.get(key)
+        if fut is None:
+            fut = asyncio.get_running_loop().run_in_executor(self._hash_pool, fn, *args)
+            self._inflight[key] = fut
+            fut.add_done_callback(lambda _f, k=key: self._inflight.pop(k, None))
+        return await asyncio.shield(fut)
 
     def _spawn(self, coro) -> None:
         t = asyncio.get_running_loop().create_task(coro)
@@ -360,7 +377,7 @@ class Caster:
         if self.auth.cache.known(password or "", stored or ""):
             ok = True
         else:
-            ok = await asyncio.get_running_loop().run_in_executor(None, self.auth.check_source, password, stored)
+            ok = await self._verify(("source", password, stored), self.auth.check_source, password, stored)
         if conn.state == _CLOSED:
             return
         if not ok:
@@ -420,8 +437,8 @@ class Caster:
             return
         if m.cfg.auth:
             if not self.auth.is_cached(req.user, req.password):
-                result = await asyncio.get_running_loop().run_in_executor(
-                    None, self.auth.check_user, req.user, req.password, m.name)
+                result = await self._verify(("user", req.user, req.password, m.name), self.auth.check_user,
+                                            req.user, req.password, m.name)
             else:
                 result = self.auth.check_user(req.user, req.password, m.name)
             if conn.state == _CLOSED:

@@ -5,7 +5,7 @@ Times: ``*_at`` are UNIX seconds (``time.time()``); durations in seconds.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 
@@ -62,6 +62,15 @@ class MountStats:
     clients_dropped_slow: int = 0
     clients_dropped_gga_timeout: int = 0
     clients_closed_source_lost: int = 0
+    fanout_s: deque = field(default_factory=lambda: deque(maxlen=1000))  # time to fan out each batch
+
+    def fanout_ms(self) -> dict:
+        """p50/p99/max over the last 1000 batches of the time spent writing them to all rovers."""
+        v = sorted(self.fanout_s)
+        if not v:
+            return {"p50": None, "p99": None, "max": None, "batches": 0}
+        return {"p50": round(1e3 * v[len(v) // 2], 3), "p99": round(1e3 * v[int(0.99 * (len(v) - 1))], 3),
+                "max": round(1e3 * v[-1], 3), "batches": len(v)}
 
     def as_dict(self, clients_now: int, live: bool) -> dict:
         now = time.time()
@@ -74,6 +83,7 @@ class MountStats:
         d["source_connected_s"] = None if self.source_connected_at is None or not live \
             else round(now - self.source_connected_at, 3)
         d["last_frame_age_s"] = None if self.last_frame_at is None else round(now - self.last_frame_at, 3)
+        d["fanout_ms"] = self.fanout_ms()
         d["clients"] = clients_now
         d["live"] = live
         return d

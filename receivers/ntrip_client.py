@@ -267,6 +267,8 @@ class NtripSource:
     async def send(self, data: bytes) -> None:
         if self.writer is None:
             raise NtripError("source not connected")
+        if not data:
+            return  # an empty chunk would end a chunked upload
         self.writer.write(P.chunk(data) if self.chunked else data)
         self.bytes_sent += len(data)
         await self.writer.drain()
