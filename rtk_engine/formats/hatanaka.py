@@ -20,6 +20,8 @@ reader (:class:`~.rinex_obs.Records`), so both share the assembly into an ObsBlo
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from .rinex_obs import (Records, RawHeader, RinexError, _EVENT_NAMES, _epoch_ns, _note_event, _sat_ids,
@@ -27,6 +29,7 @@ from .rinex_obs import (Records, RawHeader, RinexError, _EVENT_NAMES, _epoch_ns,
 
 SPACE, AMP, MINUS, NL = 32, 38, 45, 10
 _P10 = 10 ** np.arange(19, dtype=np.int64)
+_CHANGED = re.compile(rb"[^ ]+")
 _CHUNK_LINES = 40_000  # data lines tokenised per numpy pass (bounds memory to ~100 MB)
 
 
@@ -39,10 +42,8 @@ def _apply_diff(prev: bytearray, diff: bytes) -> bytearray:
     out = bytearray(prev)
     if len(diff) > len(out):
         out.extend(b" " * (len(diff) - len(out)))
-    for k, c in enumerate(diff):
-        if c == SPACE:
-            continue
-        out[k] = SPACE if c == AMP else c
+    for m in _CHANGED.finditer(diff):
+        out[m.start():m.end()] = m.group().replace(b"&", b" ")
     return out
 
 
@@ -222,13 +223,12 @@ def read_crx_records(lines: list[bytes], name: str) -> tuple[RawHeader, Records]
     ep_flag: list[int] = []
     ep_clock: list[float] = []
     data_lines: list[bytes] = []
-    rec_line: list[int] = []
-    rec_ep: list[int] = []
-    rec_sat: list[bytes] = []
-    rec_new: list[bool] = []
-    rec_slip: list[bool] = []
+    ep_line0: list[int] = []  # index of the first data line of each epoch
+    ep_n: list[int] = []
+    ep_reset: list[bool] = []  # every arc restarts (full epoch line, or first epoch after an event)
+    sat_text: list[bytes] = []
     prev: bytearray | None = None
-    prev_sats: set[bytes] = set()
+    after_event = True
     clock = _ClockArc()
     i = 2 + raw.n_lines
     n_lines = len(lines)
@@ -262,7 +262,7 @@ def read_crx_records(lines: list[bytes], name: str) -> tuple[RawHeader, Records]
             take = min(n, n_lines - i - 1)
             comments.extend(x[:60].decode("ascii", "replace").rstrip() for x in lines[i + 1:i + 1 + take])
             _note_event(flag, n, i, skipped, comments)
-            prev_sats = set()  # the encoder restarts every arc after an event
+            after_event = True  # the encoder restarts every arc after an event
             i += 1 + take
             continue
         if i + 2 + n > n_lines or (i + 2 + n == n_lines and n > 0 and not lines[-1]):
@@ -282,34 +282,34 @@ def read_crx_records(lines: list[bytes], name: str) -> tuple[RawHeader, Records]
             skipped.append(f"line {i + 1}: corrupt epoch time {bytes(text[:30])!r}; rest of file "
                            f"({n_lines - i} lines) skipped (Hatanaka stream corrupt)")
             break
-        sats = [bytes(text[sat_col + 3 * k:sat_col + 3 * k + 3]) for k in range(n)]
         try:
             c = clock.next(lines[i + 1])
         except ValueError:
             skipped.append(f"line {i + 2}: corrupt receiver clock line {lines[i + 1][:30]!r}; clock set absent")
             clock = _ClockArc()
             c = None
-        is_new = [full or s not in prev_sats for s in sats]
-        e = len(ep_ns)
         ep_ns.append(t_ns)
         ep_flag.append(flag)
         ep_clock.append(float("nan") if c is None else c * clock_scale)
+        ep_line0.append(i + 2)
+        ep_n.append(n)
+        ep_reset.append(full or after_event)
+        sat_text.append(bytes(text[sat_col:sat_col + 3 * n]).ljust(3 * n))
         data_lines.extend(lines[i + 2:i + 2 + n])
-        rec_line.extend(range(i + 2, i + 2 + n))
-        rec_ep.extend([e] * n)
-        rec_sat.extend(sats)
-        rec_new.extend(is_new)
-        rec_slip.extend([flag == 6] * n)
-        prev, prev_sats = text, set(sats)
+        prev, after_event = text, False
         i += 2 + n
 
     n_rec = len(data_lines)
-    sat_m = (np.frombuffer(b"".join(s.ljust(3) for s in rec_sat), np.uint8).reshape(-1, 3)
-             if n_rec else np.zeros((0, 3), np.uint8))
+    ep_n_a = np.asarray(ep_n, np.int64)
+    rec_ep_a = np.repeat(np.arange(ep_n_a.size), ep_n_a)
+    first_rec = np.cumsum(ep_n_a) - ep_n_a
+    rec_line_a = np.asarray(ep_line0, np.int64)[rec_ep_a] + np.arange(n_rec) - first_rec[rec_ep_a]
+    sat_m = np.frombuffer(b"".join(sat_text), np.uint8).reshape(-1, 3)
     sats_a = _sat_ids(sat_m)
     if n_rec and not _valid_sats(sats_a).all():
         r = int(np.flatnonzero(~_valid_sats(sats_a))[0])
-        raise HatanakaError(f"{name}: line {rec_line[r] - 1}: bad satellite id {rec_sat[r]!r} in the epoch line")
+        raise HatanakaError(f"{name}: line {ep_line0[rec_ep_a[r]] - 1}: bad satellite id "
+                            f"{sat_m[r].tobytes()!r} in the epoch line")
     sys_a = sats_a.astype("<U1")
     n_types = np.zeros(n_rec, np.int32)
     for s, t in t_sys.items():
@@ -317,13 +317,17 @@ def read_crx_records(lines: list[bytes], name: str) -> tuple[RawHeader, Records]
     unknown = (n_types == 0) & (n_rec > 0)
     if np.any(unknown):
         r = int(np.flatnonzero(unknown)[0])
-        raise HatanakaError(f"{name}: line {rec_line[r] + 1}: satellite {sats_a[r]} of a system without "
+        raise HatanakaError(f"{name}: line {rec_line_a[r] + 1}: satellite {sats_a[r]} of a system without "
                             f"observation types in the header")
     present, init, order, value, flags, bad_tok = _tokenise(data_lines, n_types, t_max)
-    rec_ep_a = np.asarray(rec_ep, np.int64)
-    rec_line_a = np.asarray(rec_line, np.int64)
-    new_a = np.asarray(rec_new, bool)
     perm = np.argsort(sats_a, kind="stable")  # (satellite, epoch) order
+    # a satellite is new (arcs and flags restart) unless it was in the epoch just before
+    sats_s, ep_s = sats_a[perm], rec_ep_a[perm]
+    new_s = np.ones(n_rec, bool)
+    new_s[1:] = ~((sats_s[1:] == sats_s[:-1]) & (ep_s[1:] == ep_s[:-1] + 1))
+    new_s |= np.asarray(ep_reset, bool)[ep_s] if n_rec else False
+    new_a = np.empty(n_rec, bool)
+    new_a[perm] = new_s
     vals_s, broken_s = _undifference(present[perm], init[perm], order[perm], value[perm], new_a[perm])
     broken = np.zeros(n_rec, bool)
     broken[perm] = broken_s
@@ -354,7 +358,8 @@ def read_crx_records(lines: list[bytes], name: str) -> tuple[RawHeader, Records]
     values[perm] = np.where(pres_s, vals_s / 1000.0, np.nan)
     lli[perm] = np.where(pres_s, lli_s[:, :t_max], 0)
     ep_flag_a = np.asarray(ep_flag, np.int8)
-    keep = (rec_ep_a < keep_ep) & ~np.asarray(rec_slip, bool)
+    ep_flag_all = np.asarray(ep_flag, np.int8)
+    keep = (rec_ep_a < keep_ep) & (ep_flag_all[rec_ep_a] != 6)
     if np.any(ep_flag_a == 6):
         skipped.append(f"{int(np.sum(ep_flag_a == 6))} epoch(s) with flag 6 (cycle-slip records) skipped")
     obs_ep = np.flatnonzero((ep_flag_a[:keep_ep] == 0) | (ep_flag_a[:keep_ep] == 1))
