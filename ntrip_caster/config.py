@@ -28,6 +28,11 @@ Example ``caster.toml``::
     messages = [1005, 1006, 1033, 1074, 1084, 1094, 1124]
 
     [[mountpoint]]
+    name = "HK01_NARROW"
+    view_of = "HK01"
+    convert = "msm4"           # MSM7 re-quantised to MSM4 (48 instead of 80 bits per cell)
+
+    [[mountpoint]]
     name = "NEAREST"
     kind = "nearest"           # serves the closest live base to the rover's GGA
 """
@@ -97,6 +102,7 @@ class MountConfig:
     source_password_hash: str | None = None
     view_of: str | None = None
     messages: tuple[int, ...] = ()           # view filter: message numbers passed (empty = all)
+    convert: str = ""                        # view: "msm4" re-encodes MSM5/6/7 as MSM4 (before filtering)
     candidates: tuple[str, ...] = ()         # nearest: bases considered (empty = all bases)
     hysteresis_m: float = 500.0              # nearest: switch only when this much closer
     max_clients: int = 0                     # 0 = only the global limit
@@ -128,6 +134,8 @@ class CasterConfig:
         for m in self.mounts:
             if m.kind not in ("base", "view", "nearest"):
                 raise ConfigError(f"mountpoint {m.name}: kind must be base, view or nearest")
+            if m.convert not in ("", "msm4") or (m.convert and m.kind != "view"):
+                raise ConfigError(f"mountpoint {m.name}: convert must be \"msm4\" and only on a view")
             if m.kind == "view" and (m.view_of not in by or by[m.view_of].kind != "base"):
                 raise ConfigError(f"mountpoint {m.name}: view_of must name a base mountpoint")
             for c in m.candidates:

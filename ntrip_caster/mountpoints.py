@@ -7,12 +7,19 @@ from __future__ import annotations
 
 import time
 
+from rtk_engine.formats.rtcm3.msm_tables import msm_kind
 from rtk_engine.formats.rtcm3_frame import message_number
 
 from .config import MountConfig
 from .fanout import deliver
+from .msm_convert import frame_to_msm4
 from .sourcetable import StrRecord
 from .stats import MountStats
+
+
+def _msm4_number(m: int) -> int:
+    kind = msm_kind(m)
+    return m - kind[1] + 4 if kind and kind[1] >= 5 else m
 
 
 class Mount:
@@ -50,13 +57,25 @@ class Mount:
             details = ",".join(str(m) for m in sorted(self.allowed))
         if not details:
             ref = self.base if self.cfg.kind == "view" and self.base else self
-            details = ",".join(str(m) for m in sorted(ref.stats.messages_by_type)
-                               if not self.allowed or m in self.allowed)
+            types = set(ref.stats.messages_by_type)
+            if self.cfg.convert == "msm4":
+                types = {_msm4_number(m) for m in types}
+            details = ",".join(str(m) for m in sorted(types) if not self.allowed or m in self.allowed)
         lat, lon = self.position_deg
         return StrRecord(c.name, c.identifier, c.format, details, c.carrier, c.nav_system, c.network, c.country,
                          lat, lon, 1 if self.requires_gga else 0, 1 if c.kind == "nearest" else 0,
                          c.generator or (self.stats.source_agent or ""), "none", "B" if c.auth else "N", c.fee,
                          c.bitrate, c.misc)
+
+    def convert_msm4(self, frames: list[bytes]) -> tuple[list[bytes], list[int]]:
+        """MSM5/6/7 frames re-encoded as MSM4 (once per batch, not per rover); bad ones dropped."""
+        out = []
+        for f in frames:
+            try:
+                out.append(frame_to_msm4(f))
+            except ValueError:
+                self.stats.frames_malformed += 1
+        return out, [message_number(f) for f in out]
 
     def publish(self, frames: list[bytes], backlog_limit: int) -> list:
         """Account and fan out one batch of valid frames; returns rovers too slow to keep."""
@@ -77,7 +96,11 @@ class Mount:
         for view in self.views:
             if not view.subscribers:
                 continue
-            keep = [f for f, m in zip(frames, numbers) if not view.allowed or m in view.allowed]
+            if view.cfg.convert == "msm4":
+                vframes, vnumbers = view.convert_msm4(frames)
+            else:
+                vframes, vnumbers = frames, numbers
+            keep = [f for f, m in zip(vframes, vnumbers) if not view.allowed or m in view.allowed]
             if keep:
                 vraw = b"".join(keep)
                 slow += deliver(view.subscribers, vraw, len(keep), backlog_limit)

@@ -48,6 +48,7 @@ class MountStats:
     frames_in: int = 0
     bad_crc: int = 0
     garbage_bytes: int = 0
+    frames_malformed: int = 0      # views: frames that could not be converted (dropped)
     messages_by_type: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     bytes_out: int = 0
     frames_out: int = 0
@@ -75,7 +76,7 @@ class MountStats:
     def as_dict(self, clients_now: int, live: bool) -> dict:
         now = time.time()
         d = {k: getattr(self, k) for k in (
-            "name", "kind", "bytes_in", "frames_in", "bad_crc", "garbage_bytes", "bytes_out", "frames_out",
+            "name", "kind", "bytes_in", "frames_in", "bad_crc", "garbage_bytes", "frames_malformed", "bytes_out", "frames_out",
             "source_address", "source_agent", "source_connects", "source_vanished", "source_rejected",
             "clients_total", "clients_dropped_slow", "clients_dropped_gga_timeout",
             "clients_closed_source_lost")}

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 
+import numpy as np
 import pytest
 
 from ntrip_caster import config as C
@@ -458,3 +459,62 @@ def test_config_toml_file(tmp_path):
     bad.write_text('[limits]\nno_such_key = 1\n')
     with pytest.raises(C.ConfigError, match="no_such_key"):
         C.load(bad)
+
+
+def test_msm4_view_of_an_msm7_station_matches_at_msm4_resolution():
+    """A narrow-link view re-encodes MSM7 as MSM4; decoded observables agree with the MSM7 ones to the
+    MSM4 resolution (independent parse by pyrtcm; our decoder for the values)."""
+    from pyrtcm import RTCMReader
+
+    from rtk_engine.formats.rtcm3.decoder import Rtcm3Decoder
+    from rtk_engine.obs import ObsBlock
+
+    frames = capture_frames()
+    mounts = [{"name": "HIRO", "source_password": "spass"},
+              {"name": "HIRO4", "view_of": "HIRO", "convert": "msm4"}]
+
+    async def main():
+        async with Caster(make_config(mounts)) as caster:
+            async with NtripSource(f"ntrip://:spass@127.0.0.1:{caster.port}/HIRO", version=1) as src:
+                await src.send(frames[0])
+                rover = Rover(caster.port, "HIRO4", 2)
+                await wait_for(lambda: len(caster.rovers) == 1)
+                for k in range(1, len(frames), 10):
+                    await src.send(b"".join(frames[k:k + 10]))
+                await asyncio.sleep(0.3)
+                await rover.wait_bytes(1)
+                rover.stop()
+                table = caster.sourcetable()
+                return bytes(rover.data), table, caster.mount_stats("HIRO4")
+
+    data, table, stats = run(main())
+    got = iter_frames(data)
+    msm7 = [f for f in frames[1:] if 1071 <= message_number(f) <= 1137 and message_number(f) % 10 == 7]
+    assert stats["frames_malformed"] == 0
+    assert {message_number(f) for f in got} >= {1074, 1084, 1094, 1124}
+    assert not any(message_number(f) % 10 == 7 and 1071 <= message_number(f) <= 1137 for f in got)
+    assert len(got) == len(frames) - 1
+    assert sum(map(len, got)) < 0.8 * sum(map(len, frames[1:]))  # 48 instead of 80 bits per cell
+    assert "1074" in [r for r in table.splitlines() if r.startswith("STR;HIRO4;")][0]
+    for f in got[:200]:  # pyrtcm parses every converted frame (and checks its CRC)
+        msg = RTCMReader.parse(f)
+        assert int(msg.identity) == message_number(f)
+    t_ref = None
+    a = [i for i in Rtcm3Decoder(t_ref).feed(b"".join(msm7)) if isinstance(i, ObsBlock)]
+    b = [i for i in Rtcm3Decoder(t_ref).feed(data) if isinstance(i, ObsBlock)]
+    assert len(a) == len(b) > 50
+    n = 0
+    for ea, eb in zip(a, b):
+        assert ea.time_ns[0] == eb.time_ns[0] and list(ea.sats) == list(eb.sats)
+        for s, codes in ea.signals.items():
+            assert eb.signals[s] == codes
+        ok = np.isfinite(ea.code_m)
+        assert np.array_equal(ok, np.isfinite(eb.code_m))
+        # MSM4 pseudorange step 2^-24 ms = 17.9 mm: rounding error <= 8.9 mm
+        assert np.nanmax(np.abs(ea.code_m - eb.code_m)) <= 0.5 * 2.0 ** -24 * 299792.458 + 1e-6
+        lam = ea.wavelength_m()[None]
+        # MSM4 phase step 2^-29 ms = 0.56 mm: rounding error <= 0.28 mm
+        assert np.nanmax(np.abs((ea.phase_cyc - eb.phase_cyc) * lam)) <= 0.5 * 2.0 ** -29 * 299792.458 + 1e-6
+        assert np.nanmax(np.abs(ea.snr_dbhz - eb.snr_dbhz)) <= 0.5
+        n += int(ok.sum())
+    assert n > 1000
