@@ -117,7 +117,7 @@ class NavData:
     # "QZSA"/"QZSB", "GAL" NeQuick ai0..ai2; each a float array.
     iono: dict[str, np.ndarray] = field(default_factory=dict)
     leap_seconds: int | None = None
-    # What a reader skipped (unsupported records such as SBAS, STO, EOP), one line each; nothing silently
+    # What a reader skipped or repaired (SBAS/STO/EOP records, angles in semicircles), one line each
     skipped: list[str] = field(default_factory=list)
 
     def glonass_channels(self) -> dict[str, int]:

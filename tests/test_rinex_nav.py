@@ -274,3 +274,15 @@ def test_corrupt_record_start_raises_with_line():
     line_no = data[:i].count(b"\n") + 1
     with pytest.raises(NavError, match=rf"line {line_no}: unexpected line"):
         read_nav(bytes(data))
+
+
+def test_beidou_angles_in_semicircles_are_detected_and_scaled():
+    """OPEC's BeiDou file stores the angles in semicircles (i0 = 0.31 for 55 deg orbits): the reader
+    scales them to radians and says so; a correct file (ESBC) is left alone."""
+    nav = read_nav(shared_path("spp/opec-2022-001/OPEC00NOR_S_20220010000_01D_CN.rnx"))
+    assert any("semicircles" in s for s in nav.skipped)
+    k = nav.kepler
+    meo = ~np.isin(k.sat, ["C01", "C02", "C03", "C04", "C05"])
+    np.testing.assert_allclose(np.median(k.i0[meo]), np.radians(55.0), atol=np.radians(2.0))
+    esbc = read_nav(shared_path("spp/esbc-2020-177/ESBC00DNK_R_20201770000_01D_MN.rnx.gz"))
+    assert not any("semicircles" in s for s in esbc.skipped)
