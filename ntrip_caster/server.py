@@ -28,7 +28,7 @@ from . import protocol as P
 from . import sourcetable
 from .abuse import AbuseControl, GgaRate
 from .auth import Authenticator
-from .config import CasterConfig
+from .config import CasterConfig, ConfigError  # noqa: F401 (ConfigError raised by set_mounts)
 from .mountpoints import Mount
 from .nearest import choose
 from .stats import ClientStats
@@ -419,7 +419,7 @@ class Caster:
     # ------------------------------------------------------------------ rovers
     def _live_bases(self, nearest: Mount) -> dict[str, tuple[float, float]]:
         names = nearest.cfg.candidates or [n for n, m in self.mounts.items() if m.cfg.kind == "base"]
-        return {n: self.mounts[n].position_deg for n in names if self.mounts[n].live}
+        return {n: self.mounts[n].position_deg for n in names if n in self.mounts and self.mounts[n].live}
 
     async def _accept_rover(self, conn: Connection, req: P.Request) -> None:
         v2 = req.ntrip_version == 2
@@ -584,6 +584,49 @@ class Caster:
                 if waiting:
                     self._event("rovers-closed-source-lost", mount=m.name, count=len(waiting))
         self.abuse.housekeeping(now)
+
+    # ------------------------------------------------------------------ runtime configuration API
+    def set_accounts(self, accounts: list) -> None:
+        """Replace the rover accounts (operator edits); connected rovers keep their streams."""
+        self.cfg.accounts = list(accounts)
+        self.auth.accounts = {a.name: a for a in accounts}
+
+    def set_mounts(self, mounts: list) -> None:
+        """Make the mountpoints exactly ``mounts`` (``MountConfig`` list): new ones are added,
+        changed ones updated in place (a kind change re-creates the mount), missing ones removed
+        with their source and rovers closed. Raises ``ConfigError`` and changes nothing if invalid."""
+        trial = CasterConfig(mounts=list(mounts))
+        trial.validate()
+        wanted = {m.name: m for m in mounts}
+        for name in [n for n, m in self.mounts.items() if n not in wanted or m.cfg.kind != wanted[n].kind]:
+            self.remove_mount(name)
+        for mc in mounts:
+            m = self.mounts.get(mc.name)
+            if m is None:
+                self.mounts[mc.name] = Mount(mc)
+            else:
+                m.cfg, m.allowed = mc, frozenset(mc.messages)
+        for m in self.mounts.values():
+            m.views = []
+        for m in self.mounts.values():
+            if m.cfg.kind == "view":
+                m.base = self.mounts[m.cfg.view_of]
+                m.base.views.append(m)
+        self.cfg.mounts = list(mounts)
+        self._reassign_nearest()
+
+    def remove_mount(self, name: str) -> None:
+        m = self.mounts.pop(name, None)
+        if m is None:
+            return
+        if m.source is not None:
+            m.source.close(f"mountpoint {name} removed")
+        for rover in list(m.clients) + list(m.subscribers):
+            rover.close(f"mountpoint {name} removed")
+        if m.base is not None and m in m.base.views:
+            m.base.views.remove(m)
+        self._event("mount-removed", mount=name)
+        self._reassign_nearest()
 
     # ------------------------------------------------------------------ statistics API
     def client_stats(self, mount: str | None = None) -> list[dict]:

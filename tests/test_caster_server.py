@@ -518,3 +518,36 @@ def test_msm4_view_of_an_msm7_station_matches_at_msm4_resolution():
         assert np.nanmax(np.abs(ea.snr_dbhz - eb.snr_dbhz)) <= 0.5
         n += int(ok.sum())
     assert n > 1000
+
+
+def test_runtime_accounts_and_mounts_for_the_service_layer():
+    from ntrip_caster.auth import Account, hash_password
+
+    frames = capture_frames()[:5]
+
+    async def main():
+        async with Caster(make_config()) as caster:
+            p = caster.port
+            async with NtripSource(f"ntrip://:spass@127.0.0.1:{p}/HIRO", version=1) as src:
+                await src.send(frames[0])
+                rover = Rover(p, "HIRO", 1)
+                await wait_for(lambda: len(caster.rovers) == 1)
+                # password change: the connected rover keeps its stream, new logins need the new one
+                caster.set_accounts([Account("rover", hash_password("new"))])
+                old = await raw_exchange(p, W.format_client_request("HIRO", "h", 2, "rover", "rpass"))
+                assert old.startswith(b"HTTP/1.1 401")
+                await src.send(frames[1])
+                await rover.wait_bytes(len(frames[1]))
+                assert bytes(rover.data) == frames[1]
+                # add a mount, remove HIRO: its source and rover are closed, the new one accepts a source
+                caster.set_mounts([C.mount_from_dict({"name": "NEW", "source_password": "n"})])
+                await wait_for(lambda: not caster.rovers and not caster.sources)
+                async with NtripSource(f"ntrip://:n@127.0.0.1:{p}/NEW", version=2) as s2:
+                    await s2.send(frames[2])
+                    await wait_for(lambda: caster.mounts["NEW"].live)
+                with pytest.raises(C.ConfigError):
+                    caster.set_mounts([C.mount_from_dict({"name": "V", "view_of": "GONE"})])
+                assert set(caster.mounts) == {"NEW"}
+                assert any(e["kind"] == "mount-removed" and e["mount"] == "HIRO" for e in caster.events)
+
+    run(main())
