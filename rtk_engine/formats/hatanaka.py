@@ -24,8 +24,7 @@ import re
 
 import numpy as np
 
-from .rinex_obs import (Records, RawHeader, RinexError, _EVENT_NAMES, _epoch_ns, _note_event, _sat_ids,
-                        _valid_sats, parse_header)
+from .rinex_obs import Records, RawHeader, RinexError, _epoch_ns, _note_event, _sat_ids, _valid_sats, parse_header
 
 SPACE, AMP, MINUS, NL = 32, 38, 45, 10
 _P10 = 10 ** np.arange(19, dtype=np.int64)
@@ -377,4 +376,4 @@ def _sec_ns_text(sec: bytes) -> int:
     return int(whole) * 1_000_000_000 + int((frac + "000000000")[:9])
 
 
-__all__ = ["HatanakaError", "read_crx_records", "_EVENT_NAMES"]
+__all__ = ["HatanakaError", "read_crx_records"]
