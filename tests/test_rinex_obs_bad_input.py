@@ -214,3 +214,11 @@ def test_hatanaka_garbage_epoch_line():
     part = read_obs(b"\n".join(lines))
     _same_epochs(part, full, [0])
     assert any(f"line {ep1 + 1}" in s for s in part.header.skipped)
+
+
+def test_header_only_file_is_empty_with_note():
+    raw = shared_path(R3).read_bytes()
+    end = raw.index(b"END OF HEADER") + len(b"END OF HEADER")
+    blk = read_obs(raw[:end] + b"\n")
+    assert blk.n_epochs == 0 and blk.n_sats == 0
+    assert any("no observation epoch" in s for s in blk.header.skipped)

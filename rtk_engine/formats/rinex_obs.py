@@ -790,8 +790,8 @@ def _read(source, systems: str | None) -> tuple[ObsBlock, np.ndarray]:
         else:
             rec = _read_body_v2(lines, raw.n_lines, raw, name, n_types)
     rec.skipped[:0] = cut_note
-    if rec.epoch_ns.size == 0 and not rec.skipped and len(lines) > raw.n_lines + 1:
-        raise RinexError(f"{name}: no observation epoch could be read")
+    if rec.epoch_ns.size == 0 and not rec.skipped:
+        rec.skipped.append("no observation epoch in the file (header only)")
     blk = assemble(raw, rec, systems, name)
     return blk, rec.clock_s
 
