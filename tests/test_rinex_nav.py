@@ -278,9 +278,13 @@ def test_corrupt_record_start_raises_with_line():
 
 def test_beidou_angles_in_semicircles_are_detected_and_scaled():
     """OPEC's BeiDou file stores the angles in semicircles (i0 = 0.31 for 55 deg orbits): the reader
-    scales them to radians and says so; a correct file (ESBC) is left alone."""
-    nav = read_nav(shared_path("spp/opec-2022-001/OPEC00NOR_S_20220010000_01D_CN.rnx"))
-    assert any("semicircles" in s for s in nav.skipped)
+    always says so, and scales them to radians on request; a correct file (ESBC) is left alone."""
+    path = shared_path("spp/opec-2022-001/OPEC00NOR_S_20220010000_01D_CN.rnx")
+    literal = read_nav(path)
+    assert any("semicircles" in s and "NOT repaired" in s for s in literal.skipped)
+    nav = read_nav(path, repair_semicircles=True)
+    assert any("semicircles" in s and "scaled" in s for s in nav.skipped)
+    np.testing.assert_allclose(nav.kepler.i0, literal.kepler.i0 * np.pi)
     k = nav.kepler
     meo = ~np.isin(k.sat, ["C01", "C02", "C03", "C04", "C05"])
     np.testing.assert_allclose(np.median(k.i0[meo]), np.radians(55.0), atol=np.radians(2.0))

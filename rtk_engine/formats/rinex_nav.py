@@ -325,7 +325,7 @@ def _resolve_sow(sow: np.ndarray, ref_ns: np.ndarray, fallback_ns: np.ndarray) -
 
 # ------------------------------------------------------------------------------------------------
 def _kepler_from(recs: _Records, sys_: np.ndarray, msg: np.ndarray, v2: bool, name: str,
-                 notes: list[str]) -> KeplerEphemeris:
+                 notes: list[str], repair_semicircles: bool = False) -> KeplerEphemeris:
     """Kepler records (all systems but R/S) -> KeplerEphemeris; repairs are appended to ``notes``."""
     n = len(recs)
     if n == 0:
@@ -392,7 +392,7 @@ def _kepler_from(recs: _Records, sys_: np.ndarray, msg: np.ndarray, v2: bool, na
     is_j = sys_ == "J"
     fit = np.where(is_j, np.where(fit == 1, 4.0, 2.0), np.where((fit > 0) & np.isfinite(fit), fit, 4.0))
     cols["fit_interval_h"] = np.where(np.isin(sys_, ["G", "J"]), fit, np.nan)
-    _fix_semicircles(cols, sys_, sats, name, notes)
+    _check_semicircles(cols, sys_, sats, name, notes, repair_semicircles)
     cols |= ints
     cols |= {k: extra[k] for k in EXTRA_KEPLER_FIELDS}
     return KeplerEphemeris(sat=sats.astype("<U3"), toe_ns=toe.astype(np.int64),
@@ -402,22 +402,28 @@ def _kepler_from(recs: _Records, sys_: np.ndarray, msg: np.ndarray, v2: bool, na
 ANGLE_FIELDS = ("m0", "omega0", "i0", "omega", "delta_n", "idot", "omega_dot")
 
 
-def _fix_semicircles(cols: dict, sys_: np.ndarray, sats: np.ndarray, name: str, notes: list[str]) -> None:
+def _check_semicircles(cols: dict, sys_: np.ndarray, sats: np.ndarray, name: str, notes: list[str],
+                       repair: bool) -> None:
     """Some writers put the angular elements in semicircles (as broadcast) instead of radians.
 
     Detected per system from the inclination of its MEO/IGSO records: 55-56 deg (0.96 rad) for
     GPS, Galileo and BeiDou, i.e. 0.31 if in semicircles; a median below 0.5 marks the whole
-    system's records in the file, which are scaled by pi and reported in ``notes``.
-    (Found in OPEC00NOR_S_20220010000_01D_CN.rnx; RTKLIB reads such files literally.)
+    system's records in the file. Always reported in ``notes`` (and logged); with ``repair`` the
+    angles are scaled by pi. (Found in OPEC00NOR_S_20220010000_01D_CN.rnx; RTKLIB reads such
+    files literally and puts the satellites thousands of km off.)
     """
     for s in ("G", "E", "C"):
         meo = (sys_ == s) & ~is_bds_geo(sats) & np.isfinite(cols["i0"])
         if meo.sum() >= 3 and np.median(np.abs(cols["i0"][meo])) < 0.5:
             rows = sys_ == s
-            for f in ANGLE_FIELDS:
-                cols[f][rows] *= np.pi
-            msg = (f"{name}: {int(rows.sum())} {s} records had angles in semicircles "
-                   f"(median i0 {np.median(np.abs(cols['i0'][meo])) / np.pi:.3f}); scaled to radians")
+            med = float(np.median(np.abs(cols["i0"][meo])))
+            if repair:
+                for f in ANGLE_FIELDS:
+                    cols[f][rows] *= np.pi
+                what = "scaled to radians"
+            else:
+                what = "NOT repaired (read_nav(..., repair_semicircles=True) scales them)"
+            msg = f"{name}: {int(rows.sum())} {s} records have angles in semicircles (median i0 {med:.3f}); {what}"
             notes.append(msg)
             log.warning("%s", msg)
 
@@ -496,8 +502,11 @@ def _iono_from_rinex4(recs: _Records, sys_: np.ndarray, msg: np.ndarray, name: s
 
 
 # ------------------------------------------------------------------------------------------------
-def read_nav(source: str | os.PathLike | bytes) -> NavData:
+def read_nav(source: str | os.PathLike | bytes, *, repair_semicircles: bool = False) -> NavData:
     """Read one RINEX 2/3/4 navigation file (plain, .gz or .Z; or its bytes).
+
+    A system whose angular elements are written in semicircles instead of radians is always
+    reported in ``skipped``; ``repair_semicircles=True`` also scales them to radians.
 
     Returns NavData with Kepler and GLONASS ephemerides (GPST ns), ionosphere parameters and
     leap seconds; unsupported records (SBAS, STO, EOP, unknown) are counted in ``skipped``.
@@ -584,7 +593,8 @@ def read_nav(source: str | os.PathLike | bytes) -> NavData:
             skipped.append(f"{name}: {cnt} {lab.strip()} records skipped (not used)")
     line0 = hdr["end"]
     kr = np.flatnonzero(kepler_ok)
-    nav.kepler = _kepler_from(_Records(lines, start[kr], nlines[kr], line0), sys_[kr], msg[kr], v2, name, skipped)
+    nav.kepler = _kepler_from(_Records(lines, start[kr], nlines[kr], line0), sys_[kr], msg[kr], v2, name, skipped,
+                              repair_semicircles)
     gr = np.flatnonzero(glo_ok)
     nav.glonass = _glonass_from(_Records(lines, start[gr], nlines[gr], line0), v2, name)
     ir = np.flatnonzero(ion)
@@ -597,11 +607,11 @@ def read_nav(source: str | os.PathLike | bytes) -> NavData:
     return nav
 
 
-def read_navs(sources) -> NavData:
+def read_navs(sources, *, repair_semicircles: bool = False) -> NavData:
     """Read several navigation files and merge them; duplicate ephemerides are dropped."""
     out = NavData()
     for src in sources:
-        out = out.merge(read_nav(src))
+        out = out.merge(read_nav(src, repair_semicircles=repair_semicircles))
     return dedupe(out)
 
 
