@@ -20,7 +20,7 @@ sysdeps:
 	@bash tools/ensure_sysdeps.sh
 
 run: install
-	$(VENV)/bin/beidou demo
+	$(VENV)/bin/beidou serve --demo
 
 test: install sysdeps
 	$(PY) -m pytest -q

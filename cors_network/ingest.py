@@ -66,15 +66,19 @@ class StationIngest:
                 self.position_ecef_m = tuple(float(v) for v in item.ecef_m)
         return n
 
-    async def run(self) -> None:
-        """Follow the mountpoint forever (reconnecting with backoff); returns only on a refusal."""
-        client = NtripClient(self.url, version=2)
-        client.backoff.min_s = 2.0
-        try:
-            async for chunk in client.stream(reconnect=True):
-                self.feed(chunk)
-        except NtripError as exc:
-            self.last_error = str(exc)
-            log.error("ingest of %s stopped: %s", self.code, exc)
-        except asyncio.CancelledError:
-            raise
+    async def run(self, retry_s: float = 2.0) -> None:
+        """Follow the mountpoint forever, reconnecting when the source is absent (404) or the link
+        breaks; returns only when the caster refuses our credentials (401/403)."""
+        while True:
+            client = NtripClient(self.url, version=2)
+            client.backoff.min_s = retry_s
+            try:
+                async for chunk in client.stream(reconnect=True):
+                    self.feed(chunk)
+            except NtripError as exc:
+                self.last_error = str(exc)
+                if exc.status in (401, 403):
+                    log.error("ingest of %s stopped: %s", self.code, exc)
+                    return
+                log.info("ingest of %s waiting for its source: %s", self.code, exc)
+            await asyncio.sleep(retry_s)

@@ -1,0 +1,53 @@
+"""Registers the demo network (simulated Chongqing stations) in the database on first start."""
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+
+import numpy as np
+from sqlalchemy import select
+
+from cors_network.demo import demo_stations
+from rtk_engine.geodesy.ellipsoid import ecef_to_geodetic
+
+from .models import Mountpoint, NtripUser, Station
+from .security import hash_password
+from .settings import Settings
+
+log = logging.getLogger("beidou.demo")
+DEMO_USER, DEMO_PASSWORD = "demo", "demo-rover"
+
+
+def demo_source_passwords(settings: Settings) -> dict[str, str]:
+    """Source (upload) passwords of the demo stations, kept in the data directory across restarts."""
+    path = settings.data_dir / "demo_sources.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    pw = {st.code: secrets.token_urlsafe(12) for st in demo_stations()}
+    path.write_text(json.dumps(pw))
+    path.chmod(0o600)
+    return pw
+
+
+def seed_demo_network(sessions, settings: Settings) -> None:
+    pw = demo_source_passwords(settings)
+    with sessions() as db:
+        for st in demo_stations():
+            if db.scalar(select(Station).where(Station.code == st.code)) is not None:
+                continue
+            row = Station(code=st.code, name=f"Chongqing demo {st.code} (simulated)", x_m=st.ecef_m[0],
+                          y_m=st.ecef_m[1], z_m=st.ecef_m[2], antenna_type="TRM59800.80     NONE",
+                          receiver_type="SIMULATED", mountpoint=st.mount, source_kind="simulated")
+            db.add(row)
+            db.flush()
+            lat, lon, _ = np.degrees(ecef_to_geodetic(np.array(st.ecef_m)))[:2].tolist() + [0]
+            db.add(Mountpoint(name=st.mount, kind="base", station_id=row.id, lat_deg=lat, lon_deg=lon,
+                              systems="GPS+GAL+BDS", source_password_hash=hash_password(pw[st.code])))
+            log.warning("demo station %s registered (mountpoint %s)", st.code, st.mount)
+        if db.scalar(select(Mountpoint).where(Mountpoint.name == "NEAREST")) is None:
+            db.add(Mountpoint(name="NEAREST", kind="nearest", lat_deg=29.56, lon_deg=106.55, systems="GPS+GAL+BDS"))
+        if db.scalar(select(NtripUser).where(NtripUser.username == DEMO_USER)) is None:
+            db.add(NtripUser(username=DEMO_USER, password_hash=hash_password(DEMO_PASSWORD), mountpoints=[],
+                             max_connections=5))
+        db.commit()

@@ -1,0 +1,189 @@
+"""The whole service in one asyncio process: API + dashboard (uvicorn), NTRIP caster, station ingest,
+quality persistence, archive, and (``demo=True``) the simulated demo network.
+
+One place owns start-up and shutdown (:func:`run_service`); SIGINT/SIGTERM stop it cleanly, writing
+partial archive hours and the last quality samples, so a restart loses no committed data.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import secrets
+import signal
+import time
+from dataclasses import dataclass, field
+
+import uvicorn
+from sqlalchemy import select
+
+from cors_network.archive import ArchivedFile, HourlyArchive
+from cors_network.ingest import StationIngest
+from ntrip_caster.auth import Account, hash_password
+from ntrip_caster.config import CasterConfig, MountConfig
+from ntrip_caster.server import Caster
+from rtk_engine import gnss_time as gt
+
+from .app import create_app
+from .caster_sync import accounts_from_db, apply_to_caster, mounts_from_db
+from .live import LiveState
+from .models import ArchiveFile, Mountpoint, NtripUser, QualitySample, Station, StationEvent, utcnow
+from .settings import Settings
+
+log = logging.getLogger("beidou.service")
+SILENT_S = 30.0  # a station without data this long is offline
+QUALITY_PERIOD_S = 10.0
+
+
+@dataclass
+class Service:
+    settings: Settings
+    demo: bool = False
+    live: LiveState = field(default_factory=LiveState)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    http_port: int | None = None
+
+    def __post_init__(self) -> None:
+        self.app = create_app(self.settings, self.live)
+        self.sessions = self.app.state.sessions
+        self.archive = HourlyArchive(self.settings.data_dir / "archive", on_file=self._archived)
+        self._ingest_pw = secrets.token_urlsafe(16)
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._stop = asyncio.Event()
+
+    # ---------------------------------------------------------------- database glue
+    def _archived(self, f: ArchivedFile) -> None:
+        with self.sessions() as db:
+            st = db.scalar(select(Station).where(Station.code == f.station))
+            if st is None:
+                return
+            db.add(ArchiveFile(station_id=st.id, start=gt.to_datetime(f.start_gpst_ns),
+                               end=gt.to_datetime(f.end_gpst_ns), path=str(f.path), size_bytes=f.size_bytes,
+                               n_epochs=f.n_epochs))
+            db.commit()
+
+    def _caster_config(self) -> CasterConfig:
+        with self.sessions() as db:
+            accounts, mounts = accounts_from_db(db), mounts_from_db(db)
+        accounts.append(Account("_ingest", hash_password(self._ingest_pw)))
+        return CasterConfig(host=self.settings.caster_host, port=self.settings.caster_port, name="BeiDou CORS",
+                            operator="demo" if self.demo else "", accounts=accounts, mounts=mounts)
+
+    def _on_change(self, what: str) -> None:
+        caster = self.live.caster
+        if caster is None:
+            return
+        cfg = self._caster_config()
+        result = apply_to_caster(caster, cfg.accounts, cfg.mounts)
+        log.info("caster reconfigured after %s change: %s", what, result)
+        self._sync_ingests()
+
+    def _sync_ingests(self) -> None:
+        """One ingest per station whose mountpoint exists on the caster."""
+        with self.sessions() as db:
+            wanted = {s.code: s.mountpoint for s in db.scalars(select(Station)).all() if s.mountpoint}
+        port = self.live.caster.port
+        for code, mount in wanted.items():
+            if code not in self.live.ingests:
+                ing = StationIngest(code, f"ntrip://_ingest:{self._ingest_pw}@127.0.0.1:{port}/{mount}",
+                                    archive=self.archive)
+                self.live.ingests[code] = ing
+                self._tasks[f"ingest:{code}"] = asyncio.create_task(ing.run(), name=f"ingest:{code}")
+        for code in list(self.live.ingests):
+            if code not in wanted:
+                self.live.ingests.pop(code)
+                t = self._tasks.pop(f"ingest:{code}", None)
+                if t:
+                    t.cancel()
+
+    def persist_quality(self) -> None:
+        """Store a quality sample per live station; update status and raise events on changes."""
+        now = time.time()
+        with self.sessions() as db:
+            for st in db.scalars(select(Station)).all():
+                ing = self.live.ingests.get(st.code)
+                if ing is None:
+                    continue
+                q = ing.quality.snapshot()
+                silent = ing.last_data_unix is None or now - ing.last_data_unix > SILENT_S
+                if q.epochs and not silent:
+                    db.add(QualitySample(station_id=st.id, time=utcnow(),
+                                         sats_per_system=q.sats_per_system, cn0_mean_dbhz=q.cn0_mean_dbhz,
+                                         completeness=q.completeness, latency_s=q.latency_s,
+                                         slips_per_1000=q.slips_per_1000, mp1_m=q.mp1_m, mp2_m=q.mp2_m,
+                                         last_epoch=gt.to_datetime(q.last_epoch_gpst_ns)))
+                n_sats = sum(q.sats_per_system.values())
+                status = ("offline" if silent else
+                          "degraded" if (q.completeness or 0) < 0.9 or n_sats < 8 else "online")
+                if st.status == "maintenance" or status == st.status:
+                    continue
+                if st.status != "unknown" or status != "online":
+                    sev = {"offline": "critical", "degraded": "warning", "online": "info"}[status]
+                    db.add(StationEvent(station_id=st.id, kind=f"station-{status}", severity=sev,
+                                        message=f"{st.code} {st.status} -> {status}; {n_sats} satellites, "
+                                                f"completeness {q.completeness}"))
+                st.status = status
+            db.commit()
+
+    async def _quality_loop(self) -> None:
+        while True:
+            await asyncio.sleep(QUALITY_PERIOD_S)
+            try:
+                await asyncio.to_thread(self.persist_quality)
+            except Exception:
+                log.exception("quality persistence failed")
+
+    # ---------------------------------------------------------------- lifecycle
+    async def run(self) -> None:
+        if self.demo:
+            from .demo_seed import seed_demo_network
+
+            seed_demo_network(self.sessions, self.settings)
+        caster = Caster(self._caster_config(), on_event=None)
+        await caster.start()
+        self.live.caster = caster
+        self.app.state.listeners.append(self._on_change)
+        self._sync_ingests()
+        self._tasks["quality"] = asyncio.create_task(self._quality_loop())
+        if self.demo:
+            from cors_network.demo import SimulatedNetwork
+
+            from .demo_seed import demo_source_passwords
+
+            net = SimulatedNetwork("127.0.0.1", caster.port, demo_source_passwords(self.settings))
+            self.live.demo = net
+            self._tasks["demo"] = asyncio.create_task(net.run(), name="demo-network")
+        config = uvicorn.Config(self.app, host=self.settings.http_host, port=self.settings.http_port,
+                                log_level="warning", lifespan="off")
+        server = uvicorn.Server(config)
+        server.install_signal_handlers = lambda: None  # we own the signals
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self._stop.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+        http = asyncio.create_task(server.serve(), name="http")
+        while not server.started and not http.done():
+            await asyncio.sleep(0.05)
+        if http.done():
+            await caster.stop()
+            http.result()
+            raise RuntimeError("HTTP server did not start")
+        self.http_port = server.servers[0].sockets[0].getsockname()[1] if server.servers else None
+        log.warning("service up: API/dashboard http://%s:%s/  caster %s:%s%s", self.settings.http_host,
+                    self.http_port, self.settings.caster_host, caster.port, "  (demo network)" if self.demo else "")
+        self.ready.set()
+        await self._stop.wait()
+        server.should_exit = True
+        for t in self._tasks.values():
+            t.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self.archive.flush()
+        self.persist_quality()
+        await caster.stop()
+        await http
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -1,0 +1,145 @@
+"""The demo network: simulated reference stations around Chongqing streaming RTCM3 into the caster.
+
+Observations come from :mod:`rtk_engine.simulate`, driven by a real broadcast navigation file
+(``data/nav``). That file is of a past day, so the whole simulated world is shifted by a whole
+number of days (``shift_ns``): simulated time ``t_sim = now - shift``; every time tag that leaves
+this module (MSM epochs, ephemeris toe/toc) is ``t_sim + shift``. The shift is the same for
+observations and ephemerides, so a rover solving with the stream's own ephemerides is exact.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from receivers.ntrip_client import NtripSource
+from rtk_engine import gnss_time as gt
+from rtk_engine.formats.rinex_nav import read_nav
+from rtk_engine.formats.rtcm3.encoder import Rtcm3Encoder
+from rtk_engine.formats.rtcm3.station import StationDescriptor, StationPosition
+from rtk_engine.nav import NavData
+from rtk_engine.orbits.ephemeris_select import select, time_span_ns
+from rtk_engine.simulate import SimConfig, iter_network, ring_network
+
+log = logging.getLogger("beidou.demo")
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_NAV = REPO / "data" / "nav" / "BRD400DLR_S_20230710000_01D_MN.rnx.gz"
+DAY_NS = 86_400 * gt.NS
+CHONGQING = (29.56, 106.55, 300.0)  # lat deg, lon deg, ellipsoidal height m
+
+
+@dataclass(frozen=True)
+class DemoStation:
+    code: str
+    ecef_m: tuple[float, float, float]
+    mount: str
+    station_id: int
+
+
+def demo_stations(n_ring: int = 4, radius_km: float = 18.0) -> list[DemoStation]:
+    """A centre station and a ring of ``n_ring`` stations ``radius_km`` around Chongqing."""
+    pos = ring_network(*CHONGQING, n=n_ring, radius_km=radius_km, prefix="CQ", centre_name="CQ00")
+    return [DemoStation(code, tuple(float(v) for v in xyz), f"{code}_MSM7", 100 + i)
+            for i, (code, xyz) in enumerate(pos.items())]
+
+
+def day_shift_ns(nav: NavData, now_gpst_ns: int) -> int:
+    """Whole days to subtract from now to land inside the navigation file's span."""
+    span = time_span_ns(nav)
+    if span is None:
+        raise ValueError("demo navigation file holds no ephemerides")
+    mid = (span[0] + span[1]) // 2
+    day_of_mid = mid // DAY_NS
+    return int((now_gpst_ns // DAY_NS - day_of_mid) * DAY_NS)
+
+
+def shifted_ephemerides(nav: NavData, t_sim_ns: int, shift_ns: int) -> NavData:
+    """The ephemeris per satellite valid at ``t_sim_ns``, with its times moved by ``shift_ns``."""
+    sats = np.unique(nav.kepler.sat[np.isin(nav.kepler.sat.astype("<U1"), list("GEC"))])
+    idx = select(nav, sats, np.full(sats.shape, t_sim_ns))
+    k = nav.kepler.take(idx[idx >= 0])
+    k = replace(k, toe_ns=k.toe_ns + shift_ns, toc_ns=k.toc_ns + shift_ns, ttr_ns=k.ttr_ns + shift_ns)
+    return NavData(kepler=k, iono=nav.iono)
+
+
+class SimulatedNetwork:
+    """Simulates the demo stations in real time and uploads each as an NTRIP source."""
+
+    def __init__(self, host: str, port: int, passwords: dict[str, str], stations: list[DemoStation] | None = None,
+                 nav_path: Path = DEMO_NAV, systems: str = "GEC", seed: int = 7) -> None:
+        self.host, self.port, self.passwords = host, port, passwords
+        self.stations = stations or demo_stations()
+        self.nav = read_nav(nav_path)
+        self.systems, self.seed = systems, seed
+        self.epochs_sent = 0
+        self.errors = 0
+
+    async def _connect(self, st: DemoStation) -> NtripSource:
+        src = NtripSource(f"ntrip://:{self.passwords[st.code]}@{self.host}:{self.port}/{st.mount}", version=2)
+        await src.connect()
+        return src
+
+    async def run(self) -> None:
+        """Forever: one simulated day at a time, each epoch sent when its (shifted) time comes."""
+        while True:
+            try:
+                await self._run_day()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep the demo alive: log, wait, start over with fresh sources
+                self.errors += 1
+                log.exception("demo network failed; restarting in 5 s")
+                await asyncio.sleep(5.0)
+
+    async def _run_day(self) -> None:
+        now = gt.now_gpst_ns()
+        shift = day_shift_ns(self.nav, now)
+        start_sim = (now - shift) // gt.NS * gt.NS + gt.NS
+        span = time_span_ns(self.nav)
+        duration_s = max(60.0, (span[1] + 2 * 3600 * gt.NS - start_sim) / gt.NS)
+        duration_s = min(duration_s, (DAY_NS - start_sim % DAY_NS) / gt.NS)  # until the simulated midnight
+        sources = {st.code: await self._connect(st) for st in self.stations}
+        encoders = {st.code: Rtcm3Encoder(station_id=st.station_id, msm=7, systems=self.systems)
+                    for st in self.stations}
+        station_frames = {st.code: [Rtcm3Encoder.encode_station(StationPosition(st.station_id, np.array(st.ecef_m),
+                                                                                gps=True, galileo=True)),
+                                    Rtcm3Encoder.encode_descriptor(StationDescriptor(
+                                        st.station_id, antenna_descriptor="TRM59800.80     NONE",
+                                        receiver_type="SIMULATED"))]
+                          for st in self.stations}
+        cfg = SimConfig(systems=self.systems, chunk_epochs=30)
+        chunks = iter_network(self.nav, {st.code: np.array(st.ecef_m) for st in self.stations}, start_sim,
+                              duration_s, 1.0, cfg, seed=self.seed)
+        last_eph = None
+        try:
+            while True:
+                chunk = await asyncio.to_thread(next, chunks, None)
+                if chunk is None:
+                    return
+                any_block = next(iter(chunk.values())).block
+                for e in range(any_block.n_epochs):
+                    t_sim = int(any_block.time_ns[e])
+                    wait = float(gt.unix_from_gpst(t_sim + shift)) - time.time()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                    eph_frames = []
+                    if last_eph is None or t_sim - last_eph >= 30 * gt.NS:
+                        eph_frames = Rtcm3Encoder.encode_nav(shifted_ephemerides(self.nav, t_sim, shift))
+                        last_eph = t_sim
+                    for st in self.stations:
+                        sim = chunk[st.code]
+                        epoch = sim.block.select_epochs(e)
+                        epoch.time_ns = epoch.time_ns + shift
+                        frames = encoders[st.code].encode_epoch(epoch)
+                        if t_sim // gt.NS % 10 == 0:
+                            frames = station_frames[st.code] + frames
+                        await sources[st.code].send(b"".join(eph_frames + frames))
+                    self.epochs_sent += 1
+        finally:
+            for src in sources.values():
+                await src.close()

@@ -1,0 +1,91 @@
+"""The whole service in one process with the demo network: API, caster, ingest, persistence, restart."""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import numpy as np
+import pytest
+
+from api.service import Service
+from api.settings import Settings
+from receivers.ntrip_client import NtripClient
+from rtk_engine import gnss_time as gt
+from rtk_engine.formats.rtcm3.decoder import Rtcm3Decoder
+from rtk_engine.obs import ObsBlock
+
+
+async def _wait(cond, timeout_s: float, what: str):
+    t0 = time.monotonic()
+    while not cond():
+        if time.monotonic() - t0 > timeout_s:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def _run_once(tmp_path, check):
+    settings = Settings(data_dir=tmp_path, http_port=0, caster_port=0, admin_password="admin-pass-123")
+    svc = Service(settings, demo=True)
+    task = asyncio.create_task(svc.run())
+    try:
+        await asyncio.wait_for(svc.ready.wait(), 60)
+        return await check(svc)
+    finally:
+        svc.stop()
+        await asyncio.wait_for(task, 30)
+
+
+def test_demo_service_streams_decodable_rtcm_and_survives_restart(tmp_path):
+    async def first(svc: Service):
+        await _wait(lambda: all(i.quality.epochs >= 3 for i in svc.live.ingests.values()) and len(svc.live.ingests) == 5,
+                    45, "all demo stations ingested")
+        # a rover with the demo account receives decodable MSM7 epochs of a BeiDou+GPS+Galileo station
+        port = svc.live.caster.port
+        dec = Rtcm3Decoder(gt.now_gpst_ns())
+        epochs: list[ObsBlock] = []
+        client = NtripClient(f"ntrip://demo:demo-rover@127.0.0.1:{port}/CQ01_MSM7", version=2)
+
+        async def read():
+            async for chunk in client.stream(reconnect=False):
+                epochs.extend(x for x in dec.feed(chunk) if isinstance(x, ObsBlock))
+                if len(epochs) >= 3 and dec.station is not None:  # 1005 comes every 10 s
+                    return
+        await asyncio.wait_for(read(), 25)
+        assert set(epochs[-1].systems) >= {"G", "E", "C"}
+        assert abs(int(epochs[-1].time_ns[0]) - gt.now_gpst_ns()) < 5 * gt.NS  # live, time-shifted to now
+        assert dec.station is not None
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{svc.http_port}") as http:
+            tok = (await http.post("/api/auth/token", json={"username": "admin", "password": "admin-pass-123"})).json()
+            h = {"Authorization": f"Bearer {tok['access_token']}"}
+            st = (await http.get("/api/stations/CQ01", headers=h)).json()
+            # the 1005 position in the stream is the registered coordinate (0.1 mm RTCM resolution)
+            np.testing.assert_allclose(dec.station.ecef_m, st["ecef_m"], atol=2e-4)
+            r = await http.post("/api/ntrip-users", headers=h, json={"username": "late", "password": "late-secret"})
+            assert r.status_code == 201
+        # an account created through the API works on the running caster immediately
+        c2 = NtripClient(f"ntrip://late:late-secret@127.0.0.1:{port}/CQ02_MSM7", version=1)
+        got = await asyncio.wait_for(c2.stream(reconnect=False).__anext__(), 10)
+        assert got
+        svc.persist_quality()
+        return {i: q.quality.epochs for i, q in svc.live.ingests.items()}
+
+    counts = asyncio.run(_run_once(tmp_path, first))
+    assert min(counts.values()) >= 3
+
+    async def second(svc: Service):
+        # restart: stations, accounts, quality history and the archive written at shutdown are all there
+        from sqlalchemy import func, select
+
+        from api.models import ArchiveFile, NtripUser, QualitySample, Station
+        with svc.sessions() as db:
+            assert db.scalar(select(func.count()).select_from(Station)) == 5
+            assert db.scalar(select(NtripUser).where(NtripUser.username == "late")) is not None
+            assert db.scalar(select(func.count()).select_from(QualitySample)) >= 5
+            files = db.scalars(select(ArchiveFile)).all()
+            assert len(files) >= 5 and all(f.n_epochs >= 3 for f in files)
+        await _wait(lambda: all(i.quality.epochs >= 2 for i in svc.live.ingests.values()), 45,
+                    "sources reconnect after restart")
+        return True
+
+    assert asyncio.run(_run_once(tmp_path, second))
