@@ -12,7 +12,8 @@ from . import errors
 from .db import make_engine, migrate, session_factory
 from .live import LiveState
 from .models import OperatorUser
-from .routers import auth, mountpoints, ntrip_users, stations
+from .routers import auth, dashboard, mountpoints, ntrip_users, stations
+from .routers import live as live_views
 from .security import hash_password
 from .settings import Settings
 
@@ -58,8 +59,9 @@ def create_app(settings: Settings | None = None, live: LiveState | None = None) 
     app.state.changed = changed
     app.state.generated_admin_password = bootstrap_admin(sessions, settings)
     errors.install(app)
-    for r in (auth.router, stations.router, mountpoints.router, ntrip_users.router):
+    for r in (auth.router, stations.router, mountpoints.router, ntrip_users.router, live_views.router):
         app.include_router(r)
+    dashboard.install(app)
 
     @app.get("/api/health", tags=["health"])
     def health() -> dict:

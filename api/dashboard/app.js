@@ -1,0 +1,500 @@
+/* BeiDou CORS operator console.
+ * Reads the operator API with a bearer token kept in sessionStorage; refreshes every REFRESH_MS.
+ * Map: Leaflet with a vendored Natural Earth country outline and a graticule (no tile server).
+ * Plots: small SVG line charts drawn here (no chart library). */
+"use strict";
+
+const REFRESH_MS = 1000 * Math.max(1, Number(new URLSearchParams(location.search).get("refresh")) || 5);  // ?refresh=s
+const LOAD_HISTORY = 180;          // caster load points kept in the page (15 min at 5 s)
+const TOKEN_KEY = "beidou.token";
+const USER_KEY = "beidou.user";
+const SYS_ORDER = ["C", "G", "E", "R", "J", "I", "S"];
+const STATUS_COLOR = { online: "#2ecc71", degraded: "#f0b429", offline: "#ef5350", unknown: "#7b8794",
+                       maintenance: "#a78bfa" };
+const SERIES_COLORS = ["#3fa7ff", "#ff8a3d", "#2ecc71", "#f0b429", "#da77f2", "#ef5350", "#69db7c"];
+const SYS_COLOR = { C: "#ff6b6b", G: "#4dabf7", E: "#ffd43b", R: "#69db7c", J: "#da77f2", I: "#adb5bd", S: "#868e96" };
+
+const state = {
+  token: sessionStorage.getItem(TOKEN_KEY),
+  user: JSON.parse(sessionStorage.getItem(USER_KEY) || "null"),
+  selected: null, timer: null, fitted: false, load: [], map: null, layers: {},
+};
+
+const $ = (id) => document.getElementById(id);
+
+function esc(v) {
+  return String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+}
+function fmt(v, digits = 1) { return v === null || v === undefined || !isFinite(v) ? "—" : Number(v).toFixed(digits); }
+function fmtBytes(n) {
+  if (n === null || n === undefined || !isFinite(n)) return "—";
+  const u = ["B", "kB", "MB", "GB", "TB"]; let i = 0;
+  while (Math.abs(n) >= 1000 && i < u.length - 1) { n /= 1000; i++; }
+  return `${n.toFixed(n < 10 && i ? 1 : 0)} ${u[i]}`;
+}
+function fmtAge(s) {
+  if (s === null || s === undefined || !isFinite(s)) return "—";
+  if (s < 90) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  if (s < 172800) return `${(s / 3600).toFixed(1)} h`;
+  return `${Math.round(s / 86400)} d`;
+}
+function utcDate(iso) {                      // API datetimes are UTC; naive ones get a "Z"
+  if (!iso) return null;
+  return new Date(/[zZ]|[+-]\d\d:\d\d$/.test(iso) ? iso : iso + "Z");
+}
+function hhmmss(d) { return d.toISOString().slice(11, 19); }
+function cls(v, warn, bad, higherIsWorse = true) {
+  if (v === null || v === undefined || !isFinite(v)) return "";
+  if (higherIsWorse) return v >= bad ? "bad" : v >= warn ? "warn" : "";
+  return v <= bad ? "bad" : v <= warn ? "warn" : "";
+}
+
+/* ------------------------------------------------------------------ API */
+class AuthError extends Error {}
+
+async function api(path) {
+  const r = await fetch(path, { headers: { Authorization: `Bearer ${state.token}`, Accept: "application/json" } });
+  if (r.status === 401) throw new AuthError("session expired");
+  if (!r.ok) {
+    let detail = r.statusText;
+    try { detail = (await r.json()).detail || detail; } catch (_) { /* not JSON */ }
+    throw new Error(`${path}: ${r.status} ${detail}`);
+  }
+  return r.json();
+}
+
+async function login(ev) {
+  ev.preventDefault();
+  $("login-error").textContent = "";
+  $("login-btn").disabled = true;
+  try {
+    const r = await fetch("/api/auth/token", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: $("login-user").value, password: $("login-pass").value }) });
+    const body = await r.json();
+    if (!r.ok) { $("login-error").textContent = body.detail || "sign-in failed"; return; }
+    state.token = body.access_token;
+    state.user = { name: $("login-user").value, role: body.role };
+    sessionStorage.setItem(TOKEN_KEY, state.token);
+    sessionStorage.setItem(USER_KEY, JSON.stringify(state.user));
+    $("login-pass").value = "";
+    start();
+  } catch (e) {
+    $("login-error").textContent = `cannot reach the service (${e.message})`;
+  } finally {
+    $("login-btn").disabled = false;
+  }
+}
+
+async function logout() {
+  const token = state.token;
+  signedOut();
+  if (token) {
+    try { await fetch("/api/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${token}` } }); }
+    catch (_) { /* the session is dropped locally anyway */ }
+  }
+}
+
+function signedOut(message = "") {
+  clearTimeout(state.timer);
+  state.token = null; state.user = null;
+  sessionStorage.removeItem(TOKEN_KEY); sessionStorage.removeItem(USER_KEY);
+  $("app").hidden = true; $("login").hidden = false; $("logout-btn").hidden = true;
+  $("user-info").textContent = ""; $("refresh-info").textContent = "not signed in";
+  $("login-error").textContent = message;
+  $("login-user").focus();
+}
+
+function start() {
+  $("login").hidden = true; $("app").hidden = false; $("logout-btn").hidden = false;
+  $("user-info").innerHTML = `<b>${esc(state.user?.name)}</b> · ${esc(state.user?.role)}`;
+  if (state.map) setTimeout(() => state.map.invalidateSize(), 0); else initMap();
+  refresh();
+}
+
+/* ------------------------------------------------------------------ refresh loop */
+async function refresh() {
+  clearTimeout(state.timer);
+  try {
+    const [caster, stations, rovers] = await Promise.all([
+      api("/api/caster"), api("/api/stations.geojson"), api("/api/rovers.geojson")]);
+    renderCaster(caster, stations);
+    renderStations(stations);
+    renderMap(stations, rovers);
+    renderRovers(caster);
+    renderEvents(caster);
+    if (!state.selected && stations.features.length) state.selected = stations.features[0].properties.code;
+    if (state.selected) await renderQuality(state.selected);
+    $("conn-banner").hidden = true;
+    $("refresh-info").textContent = `updated ${hhmmss(new Date())} UTC`;
+  } catch (e) {
+    if (e instanceof AuthError) { signedOut("Your session has ended: please sign in again."); return; }
+    $("conn-banner").hidden = false;
+    $("conn-banner").textContent = `data not refreshed: ${e.message}`;
+  }
+  state.timer = setTimeout(refresh, REFRESH_MS);
+}
+
+/* ------------------------------------------------------------------ caster */
+function renderCaster(c, stations) {
+  const st = $("caster-status");
+  st.className = `pill ${c.running ? "pill-running" : "pill-stopped"}`;
+  st.textContent = c.running ? "Caster running" : "Caster not running";
+  $("uptime").textContent = c.uptime_s ? `up ${fmtAge(c.uptime_s)}` : "";
+  const online = stations.features.filter((f) => f.properties.status === "online").length;
+  $("kpi-stations").innerHTML = `${online}<small> / ${stations.features.length}</small>`;
+  $("kpi-rovers").textContent = c.rovers;
+  const live = c.mounts.filter((m) => m.live).length;
+  $("kpi-sources").innerHTML = `${c.sources}<small> · ${live} live mounts</small>`;
+  $("kpi-in").textContent = c.bytes_in_per_s === null ? "—" : `${fmtBytes(c.bytes_in_per_s)}/s`;
+  $("kpi-out").textContent = c.bytes_out_per_s === null ? "—" : `${fmtBytes(c.bytes_out_per_s)}/s`;
+  $("kpi-bans").textContent = (c.abuse?.bans || []).length;
+
+  const t = c.time_unix_s * 1000;
+  state.load.push({ t, rovers: c.rovers, sources: c.sources, bin: c.bytes_in_per_s, bout: c.bytes_out_per_s });
+  if (state.load.length > LOAD_HISTORY) state.load.shift();
+  const pts = (k, scale = 1) => state.load.map((p) => [p.t, p[k] === null ? null : p[k] * scale]);
+  lineChart($("load-rovers"), { title: "Connections", series: [
+    { name: "rovers", points: pts("rovers"), color: "#ff8a3d" },
+    { name: "sources", points: pts("sources"), color: "#2ecc71" }], yMin: 0, digits: 0 });
+  lineChart($("load-bytes"), { title: "Throughput kB/s", series: [
+    { name: "in", points: pts("bin", 1e-3), color: "#3fa7ff" },
+    { name: "out", points: pts("bout", 1e-3), color: "#da77f2" }], yMin: 0, digits: 1 });
+
+  const body = $("mounts-table").tBodies[0];
+  body.innerHTML = c.mounts.length ? c.mounts.map((m) => `<tr>
+      <td class="code">${esc(m.name)}</td><td>${esc(m.kind)}</td>
+      <td><span class="dot ${m.live ? "on" : "off"}"></span>${m.live ? esc(m.source_address || "live") : "no source"}</td>
+      <td class="num">${m.clients ?? 0}</td><td class="num">${fmtBytes(m.bytes_in)}</td>
+      <td class="num">${fmtBytes(m.bytes_out)}</td><td class="num">${fmtAge(m.last_frame_age_s)}</td></tr>`).join("")
+    : `<tr><td colspan="7" class="empty">${c.running ? "no mountpoints" : "the caster is not running in this process"}</td></tr>`;
+}
+
+/* ------------------------------------------------------------------ station health */
+function satChips(sats) {
+  const keys = Object.keys(sats || {}).sort((a, b) => SYS_ORDER.indexOf(a) - SYS_ORDER.indexOf(b));
+  if (!keys.length) return `<span class="muted">—</span>`;
+  return `<span class="chips">${keys.map((k) => `<span class="chip chip-${esc(k)}"><b>${esc(k)}</b>${sats[k]}</span>`).join("")}</span>`;
+}
+
+function renderStations(fc) {
+  const body = $("health-table").tBodies[0];
+  if (!fc.features.length) {
+    body.innerHTML = `<tr><td colspan="11" class="empty">no stations registered</td></tr>`;
+    return;
+  }
+  const now = Date.now();
+  body.innerHTML = fc.features.map((f) => {
+    const p = f.properties, q = p.quality;
+    const last = q && utcDate(q.last_epoch_utc);
+    const age = last ? (now - last.getTime()) / 1000 : null;
+    const mount = p.mountpoint ? `<span class="dot ${p.mount_live ? "on" : p.mount_live === false ? "off" : ""}"></span>${esc(p.mountpoint)}`
+      + (p.mount_clients ? `<span class="sub">${p.mount_clients} rovers</span>` : "") : `<span class="muted">—</span>`;
+    const comp = q && q.completeness !== null ? q.completeness * 100 : null;
+    return `<tr data-code="${esc(p.code)}" class="${p.code === state.selected ? "selected" : ""}">
+      <td><span class="code">${esc(p.code)}</span><span class="sub">${esc(p.name)}</span></td>
+      <td><span class="pill pill-${esc(p.status)}">${esc(p.status)}</span></td>
+      <td>${mount}</td>
+      <td>${q ? satChips(q.sats_per_system) : `<span class="muted">no live data</span>`}</td>
+      <td class="num ${cls(q?.cn0_mean_dbhz, 38, 32, false)}">${fmt(q?.cn0_mean_dbhz)}</td>
+      <td class="num ${cls(comp, 95, 80, false)}">${comp === null ? "—" : fmt(comp, 1) + " %"}</td>
+      <td class="num ${cls(q?.latency_s, 2, 5)}">${fmt(q?.latency_s, 2)}</td>
+      <td class="num ${cls(q?.slips_per_1000, 5, 20)}">${fmt(q?.slips_per_1000, 2)}</td>
+      <td class="num ${cls(q?.mp1_m, 0.5, 1.0)}">${fmt(q?.mp1_m, 2)}</td>
+      <td class="num ${cls(q?.mp2_m, 0.5, 1.0)}">${fmt(q?.mp2_m, 2)}</td>
+      <td class="num ${cls(age, 10, 60)}">${last ? `${hhmmss(last)} <span class="sub">${fmtAge(age)} ago</span>` : "—"}</td>
+    </tr>`;
+  }).join("");
+}
+
+function selectStation(code) {
+  state.selected = code;
+  for (const tr of $("health-table").tBodies[0].rows) tr.classList.toggle("selected", tr.dataset.code === code);
+  renderQuality(code).catch((e) => {
+    if (e instanceof AuthError) signedOut("Your session has ended: please sign in again.");
+  });
+}
+
+/* ------------------------------------------------------------------ quality history */
+async function renderQuality(code) {
+  const span = Number($("q-range").value);
+  const since = new Date(Date.now() - span * 1000).toISOString();
+  const q = await api(`/api/stations/${encodeURIComponent(code)}/quality?since=${encodeURIComponent(since)}&order=desc&limit=500`);
+  if (code !== state.selected) return;
+  $("q-station").textContent = code;
+  const rows = q.history.slice().reverse().map((h) => ({ ...h, t: utcDate(h.time).getTime() }));
+  if (q.live && q.live.last_epoch_utc) {       // the live figures as the newest point
+    const t = utcDate(q.live.last_epoch_utc).getTime();
+    if (!rows.length || t > rows[rows.length - 1].t) rows.push({ ...q.live, t, sats_per_system: q.live.sats_per_system });
+  }
+  const ser = (k, scale = 1) => rows.map((r) => [r.t, r[k] === null || r[k] === undefined ? null : r[k] * scale]);
+  const systems = [...new Set(rows.flatMap((r) => Object.keys(r.sats_per_system || {})))]
+    .sort((a, b) => SYS_ORDER.indexOf(a) - SYS_ORDER.indexOf(b));
+  const specs = [
+    { title: "Satellites", digits: 0, yMin: 0, series: systems.map((s) => ({ name: s, color: SYS_COLOR[s] || "#adb5bd",
+        points: rows.map((r) => [r.t, (r.sats_per_system || {})[s] ?? null]) })) },
+    { title: "Mean C/N0 dB-Hz", digits: 1, series: [{ name: "C/N0", points: ser("cn0_mean_dbhz"), color: SERIES_COLORS[0] }] },
+    { title: "Completeness %", digits: 1, yMax: 100, series: [{ name: "complete", points: ser("completeness", 100), color: SERIES_COLORS[2] }] },
+    { title: "Latency s", digits: 2, yMin: 0, series: [{ name: "latency", points: ser("latency_s"), color: SERIES_COLORS[3] }] },
+    { title: "Cycle slips per 1000 obs", digits: 2, yMin: 0, series: [{ name: "slips", points: ser("slips_per_1000"), color: SERIES_COLORS[5] }] },
+    { title: "Code multipath RMS m", digits: 2, yMin: 0, series: [
+      { name: "MP1", points: ser("mp1_m"), color: SERIES_COLORS[0] }, { name: "MP2", points: ser("mp2_m"), color: SERIES_COLORS[1] }] },
+  ];
+  const box = $("quality-plots");
+  while (box.children.length < specs.length) { const d = document.createElement("div"); d.className = "chart"; box.appendChild(d); }
+  specs.forEach((s, i) => lineChart(box.children[i], { ...s, xMin: Date.now() - span * 1000, xMax: Date.now() }));
+}
+
+/* ------------------------------------------------------------------ SVG line chart */
+const SVGNS = "http://www.w3.org/2000/svg";
+function el(name, attrs = {}, text) {
+  const e = document.createElementNS(SVGNS, name);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+function niceTicks(lo, hi, n = 4) {
+  if (!(hi > lo)) { const d = Math.abs(lo) * 0.1 || 1; lo -= d; hi += d; }
+  const raw = (hi - lo) / n, mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+  const t0 = Math.ceil(lo / step) * step, out = [];
+  for (let v = t0; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  return { ticks: out, lo: Math.min(lo, t0), hi };
+}
+function timeTicks(lo, hi, n = 5) {
+  const steps = [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200, 21600, 43200, 86400].map((s) => s * 1000);
+  const step = steps.find((s) => (hi - lo) / s <= n) || 86400000 * Math.ceil((hi - lo) / n / 86400000);
+  const out = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi; t += step) out.push(t);
+  return { ticks: out, step };
+}
+
+/** Draw a line chart into `box`: opts {title, series:[{name, color, points:[[t_ms, v|null]]}], yMin, yMax,
+ *  xMin, xMax, digits}. Gaps (null values, or jumps longer than 5x the median spacing) break the line. */
+function lineChart(box, opts) {
+  const W = Math.max(box.clientWidth, 200), H = Math.max(box.clientHeight, 90);
+  const m = { l: 44, r: 10, t: 20, b: 18 };
+  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": opts.title });
+  svg.appendChild(el("text", { x: m.l, y: 13, class: "title" }, opts.title));
+  const all = opts.series.flatMap((s) => s.points.filter((p) => p[1] !== null && isFinite(p[1])));
+  box.replaceChildren(svg);
+  box.dataset.points = String(all.length);
+  if (!all.length) {
+    svg.appendChild(el("text", { x: W / 2, y: H / 2 + 4, "text-anchor": "middle", class: "nodata" }, "no data in range"));
+    return;
+  }
+  const ts = all.map((p) => p[0]), vs = all.map((p) => p[1]);
+  let x0 = opts.xMin ?? Math.min(...ts), x1 = opts.xMax ?? Math.max(...ts);
+  if (x1 - x0 < 1000) { x0 -= 30000; x1 += 30000; }
+  let y0 = Math.min(...vs), y1 = Math.max(...vs);
+  if (opts.yMin !== undefined) y0 = Math.min(y0, opts.yMin);
+  if (opts.yMax !== undefined && y1 <= opts.yMax) y1 = Math.max(y1, Math.min(opts.yMax, y1 + (y1 - y0) * 0.1));
+  const yt = niceTicks(y0, y1);
+  y0 = yt.lo; y1 = Math.max(y1, yt.ticks[yt.ticks.length - 1] ?? y1);
+  if (!(y1 > y0)) y1 = y0 + 1;
+  const X = (t) => m.l + ((t - x0) / (x1 - x0)) * (W - m.l - m.r);
+  const Y = (v) => H - m.b - ((v - y0) / (y1 - y0)) * (H - m.t - m.b);
+  for (const v of yt.ticks) {
+    if (v < y0 || v > y1) continue;
+    svg.appendChild(el("line", { x1: m.l, x2: W - m.r, y1: Y(v), y2: Y(v), class: "gridline" }));
+    svg.appendChild(el("text", { x: m.l - 5, y: Y(v) + 3, "text-anchor": "end", class: "axis" }, v.toFixed(opts.digits ?? 1)));
+  }
+  const tt = timeTicks(x0, x1);
+  for (const t of tt.ticks) {
+    const d = new Date(t);
+    const label = tt.step >= 86400000 ? d.toISOString().slice(5, 10) : tt.step < 60000 ? hhmmss(d) : hhmmss(d).slice(0, 5);
+    svg.appendChild(el("text", { x: X(t), y: H - 4, "text-anchor": "middle", class: "axis" }, label));
+  }
+  let lx = W - m.r;
+  for (const s of opts.series.slice().reverse()) {  // legend, right-aligned in the title row
+    const txt = el("text", { x: lx, y: 13, "text-anchor": "end", class: "legend-text" }, s.name);
+    svg.appendChild(txt);
+    const w = 6.5 * s.name.length + 4;
+    svg.appendChild(el("rect", { x: lx - w - 10, y: 7, width: 8, height: 3, fill: s.color }));
+    lx -= w + 18;
+  }
+  for (const s of opts.series) {
+    const pts = s.points.filter((p) => p[0] >= x0 && p[0] <= x1);
+    const gaps = pts.slice(1).map((p, i) => p[0] - pts[i][0]).sort((a, b) => a - b);
+    const maxGap = gaps.length ? 5 * gaps[Math.floor(gaps.length / 2)] : Infinity;
+    let d = "", prev = null;
+    for (const p of pts) {
+      if (p[1] === null || !isFinite(p[1])) { prev = null; continue; }
+      d += `${prev === null || p[0] - prev > maxGap ? "M" : "L"}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`;
+      prev = p[0];
+    }
+    if (d) svg.appendChild(el("path", { d, class: "series", stroke: s.color }));
+    const lone = pts.filter((p) => p[1] !== null && isFinite(p[1]));
+    if (lone.length === 1) svg.appendChild(el("circle", { cx: X(lone[0][0]), cy: Y(lone[0][1]), r: 2.5, fill: s.color }));
+  }
+  // hover read-out: nearest sample time, values of every series there
+  const hover = el("g", { visibility: "hidden" });
+  const vline = el("line", { y1: m.t, y2: H - m.b, class: "hover-line" });
+  const readout = el("text", { y: m.t + 10, class: "readout" });
+  hover.append(vline, readout);
+  svg.appendChild(hover);
+  svg.addEventListener("mousemove", (ev) => {
+    const r = svg.getBoundingClientRect();
+    const t = x0 + ((ev.clientX - r.left) * (W / r.width) - m.l) / (W - m.l - m.r) * (x1 - x0);
+    let best = null;
+    for (const p of all) if (best === null || Math.abs(p[0] - t) < Math.abs(best - t)) best = p[0];
+    const vals = opts.series.map((s) => { const p = s.points.find((q) => q[0] === best); return p && p[1] !== null ? `${s.name} ${p[1].toFixed(opts.digits ?? 1)}` : null; }).filter(Boolean);
+    vline.setAttribute("x1", X(best)); vline.setAttribute("x2", X(best));
+    readout.textContent = `${hhmmss(new Date(best))}  ${vals.join("  ")}`;
+    const right = X(best) > W / 2;
+    readout.setAttribute("x", right ? X(best) - 6 : X(best) + 6);
+    readout.setAttribute("text-anchor", right ? "end" : "start");
+    hover.setAttribute("visibility", "visible");
+  });
+  svg.addEventListener("mouseleave", () => hover.setAttribute("visibility", "hidden"));
+}
+
+/* ------------------------------------------------------------------ map */
+/** Decode a TopoJSON GeometryCollection into GeoJSON features (quantized, delta-encoded arcs). */
+function topoFeatures(topo, name) {
+  const [sx, sy] = topo.transform ? topo.transform.scale : [1, 1];
+  const [tx, ty] = topo.transform ? topo.transform.translate : [0, 0];
+  const arcs = topo.arcs.map((arc) => {
+    let x = 0, y = 0;
+    return arc.map(([dx, dy]) => { x += dx; y += dy; return [x * sx + tx, y * sy + ty]; });
+  });
+  const ring = (ids) => {
+    const out = [];
+    ids.forEach((i, k) => {
+      const a = i >= 0 ? arcs[i] : arcs[~i].slice().reverse();
+      out.push(...(k ? a.slice(1) : a));
+    });
+    return out;
+  };
+  return topo.objects[name].geometries.map((g) => ({
+    type: "Feature", properties: g.properties || {},
+    geometry: g.type === "Polygon" ? { type: "Polygon", coordinates: g.arcs.map(ring) }
+      : g.type === "MultiPolygon" ? { type: "MultiPolygon", coordinates: g.arcs.map((p) => p.map(ring)) }
+      : null,
+  })).filter((f) => f.geometry);
+}
+
+function initMap() {
+  if (state.map) return;
+  const map = L.map("map", { worldCopyJump: true, minZoom: 1, maxZoom: 17, zoomSnap: 0.5, preferCanvas: false })
+    .setView([30, 105], 3);
+  map.attributionControl.setPrefix("Leaflet").addAttribution("outlines: Natural Earth");
+  state.map = map;
+  state.layers.land = L.layerGroup().addTo(map);
+  state.layers.grid = L.layerGroup().addTo(map);
+  state.layers.stations = L.layerGroup().addTo(map);
+  state.layers.rovers = L.layerGroup().addTo(map);
+  L.control.layers(null, { "Stations": state.layers.stations, "Rovers": state.layers.rovers,
+                           "Graticule": state.layers.grid }, { collapsed: true }).addTo(map);
+  L.control.scale({ imperial: false }).addTo(map);
+  fetch("/static/vendor/world-atlas/countries-110m.json").then((r) => r.json()).then((topo) => {
+    L.geoJSON({ type: "FeatureCollection", features: topoFeatures(topo, "countries") }, {
+      interactive: false, style: { color: "#3b5873", weight: 0.8, fillColor: "#1b3245", fillOpacity: 1 },
+    }).addTo(state.layers.land);
+  }).catch(() => { /* the outline is decoration: stations still show on the graticule */ });
+  map.on("moveend zoomend", drawGraticule);
+  drawGraticule();
+}
+
+function drawGraticule() {
+  const map = state.map, g = state.layers.grid;
+  g.clearLayers();
+  const b = map.getBounds(), span = Math.max(b.getEast() - b.getWest(), b.getNorth() - b.getSouth());
+  const step = [30, 10, 5, 2, 1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01].find((s) => span / s <= 12) || 0.005;
+  const digits = step >= 1 ? 0 : step >= 0.1 ? 1 : 2;
+  const style = { color: "#2b4a63", weight: 0.6, interactive: false, dashArray: "2 4" };
+  const w = Math.floor(b.getWest() / step) * step, e = Math.ceil(b.getEast() / step) * step;
+  const s = Math.max(-85, Math.floor(b.getSouth() / step) * step), n = Math.min(85, Math.ceil(b.getNorth() / step) * step);
+  for (let lon = w; lon <= e + 1e-9; lon += step) {
+    L.polyline([[s, lon], [n, lon]], style).addTo(g);
+    const lab = ((lon + 540) % 360) - 180;
+    L.marker([b.getSouth(), lon], { interactive: false, icon: L.divIcon({ className: "graticule-label", iconAnchor: [-3, 14],
+      html: `${Math.abs(lab).toFixed(digits)}°${lab < 0 ? "W" : "E"}` }) }).addTo(g);
+  }
+  for (let lat = s; lat <= n + 1e-9; lat += step) {
+    L.polyline([[lat, w], [lat, e]], style).addTo(g);
+    L.marker([lat, b.getWest()], { interactive: false, icon: L.divIcon({ className: "graticule-label", iconAnchor: [-3, 12],
+      html: `${Math.abs(lat).toFixed(digits)}°${lat < 0 ? "S" : "N"}` }) }).addTo(g);
+  }
+}
+
+function stationIcon(p) {
+  const c = STATUS_COLOR[p.status] || STATUS_COLOR.unknown;
+  return L.divIcon({ className: "station-icon station-marker", iconSize: [18, 18], iconAnchor: [9, 12],
+    html: `<svg width="18" height="18" viewBox="0 0 18 18"><path d="M9 1 L17 16 H1 Z" fill="${c}" stroke="#0b2233" stroke-width="1.5"/>`
+        + `<text x="20" y="14" class="station-label">${esc(p.code)}</text></svg>` });
+}
+
+function popupTable(rows) {
+  return `<table>${rows.map(([k, v]) => `<tr><td class="muted">${esc(k)}</td><td>${v}</td></tr>`).join("")}</table>`;
+}
+
+function renderMap(stations, rovers) {
+  const ls = state.layers.stations, lr = state.layers.rovers;
+  ls.clearLayers(); lr.clearLayers();
+  const pts = [];
+  for (const f of stations.features) {
+    const [lon, lat, h] = f.geometry.coordinates, p = f.properties, q = p.quality;
+    pts.push([lat, lon]);
+    L.marker([lat, lon], { icon: stationIcon(p), title: `${p.code} ${p.name}`, riseOnHover: true })
+      .bindPopup(`<b class="code">${esc(p.code)}</b> ${esc(p.name)}` + popupTable([
+        ["status", `<span class="pill pill-${esc(p.status)}">${esc(p.status)}</span>`],
+        ["lat, lon", `${lat.toFixed(6)}°, ${lon.toFixed(6)}°`], ["height", `${fmt(h, 3)} m`],
+        ["mountpoint", esc(p.mountpoint || "—")], ["receiver", esc(p.receiver_type || "—")],
+        ["antenna", esc(p.antenna_type || "—")],
+        ["satellites", q ? satChips(q.sats_per_system) : "no live data"]]))
+      .on("click", () => selectStation(p.code))
+      .addTo(ls);
+  }
+  for (const f of rovers.features) {
+    const [lon, lat, h] = f.geometry.coordinates, p = f.properties;
+    pts.push([lat, lon]);
+    L.circleMarker([lat, lon], { radius: 5, color: "#1a0d03", weight: 1.2, fillColor: "#ff8a3d", fillOpacity: 0.95,
+                                 className: "rover-marker" })
+      .bindPopup(`<b>rover #${esc(p.id)}</b> ${esc(p.user || "")}` + popupTable([
+        ["mount", esc(p.mount) + (p.serving && p.serving !== p.mount ? ` → ${esc(p.serving)}` : "")],
+        ["lat, lon", `${lat.toFixed(6)}°, ${lon.toFixed(6)}°`], ["height", `${fmt(h, 1)} m`],
+        ["GGA age", fmtAge(p.last_gga_age_s)], ["connected", fmtAge(p.connected_s)], ["sent", fmtBytes(p.bytes_sent)]]))
+      .addTo(lr);
+  }
+  if (!state.fitted && pts.length) {
+    state.map.fitBounds(L.latLngBounds(pts).pad(0.25), { maxZoom: 11 });
+    state.fitted = true;
+  }
+}
+
+/* ------------------------------------------------------------------ rovers, events */
+function renderRovers(c) {
+  const rows = c.clients || [];
+  $("rovers-count").textContent = `${rows.length} connected`;
+  $("rovers-table").tBodies[0].innerHTML = rows.length ? rows.slice(0, 200).map((r) => `<tr>
+      <td class="num">${esc(r.id)}</td><td>${esc(r.user || "—")}</td>
+      <td class="code">${esc(r.mount)}${r.serving && r.serving !== r.mount ? ` → ${esc(r.serving)}` : ""}</td>
+      <td class="num">${fmt(r.lat_deg, 5)}</td><td class="num">${fmt(r.lon_deg, 5)}</td>
+      <td class="num ${cls(r.last_gga_age_s, 30, 60)}">${fmtAge(r.last_gga_age_s)}</td>
+      <td class="num">${fmtAge(r.connected_s)}</td><td class="num">${fmtBytes(r.bytes_sent)}</td></tr>`).join("")
+    : `<tr><td colspan="8" class="empty">no rover connected</td></tr>`;
+}
+
+function renderEvents(c) {
+  const evs = [...(c.events || []), ...((c.abuse && c.abuse.events) || [])]
+    .sort((a, b) => (b.time || 0) - (a.time || 0)).slice(0, 50);
+  $("events").innerHTML = evs.length ? evs.map((e) => {
+    const { time, kind, ...rest } = e;
+    const info = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(" ");
+    const sev = /ban|abuse|refused|unauthor|flood|lost|vanish|drop/i.test(kind || "") ? "warn" : "";
+    return `<li><time>${time ? hhmmss(new Date(time * 1000)) : "—"}</time><span class="kind ${sev}">${esc(kind)}</span><span class="muted">${esc(info)}</span></li>`;
+  }).join("") : `<li class="empty">no caster events</li>`;
+}
+
+/* ------------------------------------------------------------------ wiring */
+document.addEventListener("DOMContentLoaded", () => {
+  $("login-form").addEventListener("submit", login);
+  $("logout-btn").addEventListener("click", logout);
+  $("q-range").addEventListener("change", () => state.selected && selectStation(state.selected));
+  $("health-table").tBodies[0].addEventListener("click", (ev) => {
+    const tr = ev.target.closest("tr[data-code]");
+    if (tr) selectStation(tr.dataset.code);
+  });
+  if (state.token) start(); else signedOut();
+});
