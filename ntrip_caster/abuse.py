@@ -101,6 +101,8 @@ class AbuseControl:
         now = time.monotonic() if now is None else now
         for a in [a for a, b in self.bans.items() if b.until <= now]:
             del self.bans[a]
+        if len(self._silent) > 10_000:  # strikes are a heuristic: forget them rather than grow
+            self._silent.clear()
         cut = now - self.cfg.connect_window_s
         for table in (self._connects, self._auth_fail):
             for a in [a for a, q in table.items() if not q or q[-1] < cut]:
