@@ -27,8 +27,34 @@ def _make_table() -> list[int]:
 _TABLE = _make_table()
 
 
+_MAX_FRAME = 3 + MAX_PAYLOAD + 3
+_POS_TABLE = None  # flat [position from the end, byte] -> CRC contribution (numpy, built on first use)
+_POS_BASE = None
+
+
+def _crc24q_np(data: bytes) -> int:
+    """CRC-24Q with zero initial value as the XOR of per-byte contributions (CRC is linear over GF(2)):
+    byte b followed by d more bytes contributes the CRC of b followed by d zero bytes."""
+    global _POS_TABLE, _POS_BASE
+    import numpy as np
+    if _POS_TABLE is None:
+        tbl = np.array(_TABLE, np.uint32)
+        rows = np.empty((_MAX_FRAME, 256), np.uint32)
+        cur = tbl.copy()
+        for d in range(_MAX_FRAME):
+            rows[d] = cur
+            cur = ((cur << 8) & 0xFFFFFF) ^ tbl[cur >> 16]
+        _POS_TABLE = rows[::-1].ravel().copy()  # row j holds d = _MAX_FRAME - 1 - j
+        _POS_BASE = np.arange(_MAX_FRAME, dtype=np.int64) * 256
+    n = len(data)
+    idx = _POS_BASE[_MAX_FRAME - n:] + np.frombuffer(data, np.uint8)
+    return int(np.bitwise_xor.reduce(_POS_TABLE[idx]))
+
+
 def crc24q(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
     """CRC-24Q (Qualcomm) of ``data``, as used by RTCM 3 and SBAS."""
+    if crc == 0 and 64 <= len(data) <= _MAX_FRAME:  # same result, vectorised for frame-sized input
+        return _crc24q_np(bytes(data))
     t = _TABLE
     for b in bytes(data):
         crc = ((crc << 8) & 0xFFFFFF) ^ t[(crc >> 16) ^ b]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ from .ephemeris import EPHEMERIS_TYPES, EphemerisMessage, decode_ephemeris
 from .glonass_bias import GlonassBiases, decode_glonass_biases
 from .legacy import LEGACY_TYPES, LegacyObs, decode_legacy
 from .msm import MsmCells, MsmMessage, decode_msm, msm_cells, msm_time_ns
+from .msm_batch import decode_run, loss_of_lock, parse_head
 from .station import StationDescriptor, StationPosition, decode_station_descriptor, decode_station_position
 
 log = logging.getLogger(__name__)
@@ -124,8 +125,8 @@ class Rtcm3Decoder:
         self.descriptor: StationDescriptor | None = None
         self.glonass_biases: GlonassBiases | None = None
         self.glonass_channels: dict[str, int] = dict(glonass_channels or {})
-        self._kepler: list[KeplerEphemeris] = []
-        self._glonass: list[GlonassEphemeris] = []
+        self._kepler: list[EphemerisMessage] = []  # converted to navigation rows by nav_data()
+        self._glonass: list[EphemerisMessage] = []
         self._pending: list[_Cells] = []
         self._pending_t: int | None = None
         self._pending_anchor = False
@@ -135,10 +136,24 @@ class Rtcm3Decoder:
 
     # ------------------------------------------------------------------ input
     def feed(self, data: bytes) -> list:
-        """Bytes (any chunking) -> decoded items completed by them."""
+        """Bytes (any chunking) -> decoded items completed by them.
+
+        Consecutive MSM frames are decoded together (:mod:`.msm_batch`); the result is the same as
+        message by message.
+        """
         out: list = []
+        run: list[bytes] = []
         for fr in self.scanner.feed(data):
-            out.extend(self.feed_payload(fr[3:-3]))
+            p = fr[3:-3]
+            if not self.keep_raw and len(p) >= 2 and T.msm_kind(message_type(p)) is not None:
+                run.append(p)
+                continue
+            if run:
+                out.extend(self._msm_run(run))
+                run = []
+            out.extend(self.feed_payload(p))
+        if run:
+            out.extend(self._msm_run(run))
         st = self.scanner.stats
         self.counters.frames, self.counters.bad_crc, self.counters.garbage_bytes = st.frames, st.bad_crc, st.garbage_bytes
         return out
@@ -170,6 +185,46 @@ class Rtcm3Decoder:
             self._note(t, f"message {t}: {exc}")
             return []
 
+    def _msm_run(self, payloads: list[bytes]) -> list:
+        heads, plans, good = [], [], []
+        for p in payloads:
+            t = message_type(p)
+            try:
+                h, plan = parse_head(p)
+            except (Rtcm3DecodeError, ValueError, IndexError) as exc:
+                self._note(t, f"message {t}: {exc}")
+                continue
+            self.counters.decoded[t] += 1
+            heads.append(h)
+            plans.append(plan)
+            good.append(p)
+        if not good:
+            return []
+        chan = np.full(65, np.nan)
+        for sat, k in self.glonass_channels.items():
+            chan[int(sat[1:])] = k
+        rc = decode_run(good, plans, chan)
+        glo = (rc.glo_prn > 0) & (rc.ext >= 0) & (rc.ext <= 13)
+        if glo.any():
+            for prn, e in set(zip(rc.glo_prn[glo].tolist(), rc.ext[glo].tolist())):
+                self.glonass_channels[f"R{prn:02d}"] = e - 7
+        self.counters.cells_no_glonass_channel += rc.missing_wavelength
+        lli = loss_of_lock(self._lock.reshape(-1), rc.lock_index, rc.lock).astype(np.uint8)
+        lli |= (rc.half.astype(np.uint8) & 1) << 1
+        out: list = []
+        c0 = 0
+        for h, plan in zip(heads, plans):
+            c1 = c0 + plan.nc
+            if h.msm <= 3:
+                self.counters.cells_ambiguous_range += plan.nc
+            cells = _Cells(rc.sat_key[c0:c1], rc.code_key[c0:c1], rc.code_m[c0:c1], rc.phase_cyc[c0:c1],
+                           rc.doppler_hz[c0:c1], rc.snr_dbhz[c0:c1], lli[c0:c1])
+            anchor = h.system != "R" or (h.epoch_ms >> 27) <= 6
+            out.extend(self._add_obs(msm_time_ns(h.system, h.epoch_ms, self.t_ref_ns), cells, h.multiple, None,
+                                     anchor))
+            c0 = c1
+        return out
+
     def _note(self, t: int, text: str, count: bool = True) -> None:
         if count:
             self.counters.malformed[t] += 1
@@ -191,10 +246,10 @@ class Rtcm3Decoder:
                                  obj.multiple, obj, sys_ == "G")
         if isinstance(obj, EphemerisMessage):
             if t == 1020:
-                self._glonass.append(obj.nav)
-                self.glonass_channels[obj.sat] = int(obj.nav.channel[0])
+                self._glonass.append(obj)
+                self.glonass_channels[obj.sat] = obj.fields["DF040"] - 7
             else:
-                self._kepler.append(obj.nav)
+                self._kepler.append(obj)
             return [obj]
         if isinstance(obj, StationPosition):
             self.station = obj
@@ -263,7 +318,7 @@ class Rtcm3Decoder:
         self._pending_t = t_ns
         self._pending_anchor = self._pending_anchor or anchor
         self._pending.append(cells)
-        if self.keep_raw:
+        if self.keep_raw and raw is not None:
             out.append(raw)
         if not multiple:
             out.extend(self._emit())
@@ -287,21 +342,27 @@ class Rtcm3Decoder:
         """All ephemerides decoded so far (duplicates of the same satellite/toe/IOD removed)."""
         nav = NavData()
         if self._kepler:
-            k = self._kepler[0]
-            for e in self._kepler[1:]:
-                k = k.concat(e)
+            rows = [m.nav for m in self._kepler]
+            k = KeplerEphemeris(sat=np.concatenate([r.sat for r in rows]),
+                                toe_ns=np.concatenate([r.toe_ns for r in rows]),
+                                toc_ns=np.concatenate([r.toc_ns for r in rows]),
+                                ttr_ns=np.concatenate([r.ttr_ns for r in rows]),
+                                cols={c: np.concatenate([r.cols[c] for r in rows]) for c in rows[0].cols})
             key = np.char.add(np.char.add(k.sat, k.toe_ns.astype(str)),
                               np.char.add(k.cols["iode"].astype(str), k.cols["source"].astype(str)))
             _, first = np.unique(key, return_index=True)
             nav.kepler = k.take(np.sort(first))
         if self._glonass:
-            g = self._glonass[0]
-            for e in self._glonass[1:]:
-                g = g.concat(e)
+            rows = [m.nav for m in self._glonass]
+            g = GlonassEphemeris(**{f: np.concatenate([getattr(r, f) for r in rows]) for f in _GLO_FIELDS})
             key = np.char.add(g.sat, g.toe_ns.astype(str))
             _, first = np.unique(key, return_index=True)
             nav.glonass = g.take(np.sort(first))
         return nav
+
+
+_EPOCH_CACHE: dict[bytes, tuple] = {}
+_GLO_FIELDS = [f.name for f in fields(GlonassEphemeris)]
 
 
 def build_epoch(t_ns: int, parts: list[_Cells], header: ObsHeader) -> ObsBlock:
@@ -322,32 +383,35 @@ def build_epoch(t_ns: int, parts: list[_Cells], header: ObsHeader) -> ObsBlock:
     all_known = bool(keep.all())
     if not all_known:
         sat_key, code_key = sat_key[keep], code_key[keep]
-    sat_u, si = np.unique(sat_key, return_inverse=True)
-    code_u, ci = np.unique(code_key, return_inverse=True)
-    sys_u = code_u >> 6
-    slot_u = np.arange(code_u.size) - np.searchsorted(sys_u, sys_u)
-    slot = slot_u[ci]
-    signals: dict[str, tuple[str, ...]] = {}
-    for ks, cname in zip(sys_u.tolist(), T.CODE_OF_KEY[code_u].tolist()):
-        sys_ = T.SYSTEM_ORDER[ks]
-        signals[sys_] = signals.get(sys_, ()) + (cname,)
-    sats = T.SAT_OF_KEY[sat_u]
-    n_f = max((len(v) for v in signals.values()), default=0)
-    shape = (1, sat_u.size, n_f)
+    cache_key = sat_key.tobytes() + b"|" + code_key.tobytes()
+    hit = _EPOCH_CACHE.get(cache_key)
+    if hit is None:  # the same satellites and signals usually repeat for many epochs
+        sat_u, si = np.unique(sat_key, return_inverse=True)
+        code_u, ci = np.unique(code_key, return_inverse=True)
+        sys_u = code_u >> 6
+        slot_u = np.arange(code_u.size) - np.searchsorted(sys_u, sys_u)
+        slot = slot_u[ci]
+        signals: dict[str, tuple[str, ...]] = {}
+        for ks, cname in zip(sys_u.tolist(), T.CODE_OF_KEY[code_u].tolist()):
+            sys_ = T.SYSTEM_ORDER[ks]
+            signals[sys_] = signals.get(sys_, ()) + (cname,)
+        sats = T.SAT_OF_KEY[sat_u]
+        order = np.argsort(sats, kind="stable")  # system-index order -> RINEX id order
+        si = np.argsort(order)[si]  # rows in RINEX id order directly
+        n_f = max((len(v) for v in signals.values()), default=0)
+        hit = (si, slot, dict(sorted(signals.items())), sats[order], (1, sat_u.size, n_f))
+        if len(_EPOCH_CACHE) > 256:
+            _EPOCH_CACHE.clear()
+        _EPOCH_CACHE[cache_key] = hit
+    si, slot, signals, sats, shape = hit
     def fill(name: str, dtype, empty):
         a = np.full(shape, empty, dtype)
         a[0, si, slot] = cat(name) if all_known else cat(name)[keep]
         return a
-    order = np.argsort(sats, kind="stable")  # system-index order -> RINEX id order
-    block = ObsBlock(time_ns=np.array([t_ns], np.int64), sats=sats, signals=dict(sorted(signals.items())),
-                     code_m=fill("code_m", float, np.nan), phase_cyc=fill("phase_cyc", float, np.nan),
-                     doppler_hz=fill("doppler_hz", float, np.nan), snr_dbhz=fill("snr_dbhz", np.float32, np.nan),
-                     lli=fill("lli", np.uint8, 0), header=header)
-    if (order != np.arange(order.size)).any():
-        block = replace(block, sats=sats[order], code_m=block.code_m[:, order], phase_cyc=block.phase_cyc[:, order],
-                        doppler_hz=block.doppler_hz[:, order], snr_dbhz=block.snr_dbhz[:, order],
-                        lli=block.lli[:, order])
-    return block
+    return ObsBlock(time_ns=np.array([t_ns], np.int64), sats=sats.copy(), signals=dict(signals),
+                    code_m=fill("code_m", float, np.nan), phase_cyc=fill("phase_cyc", float, np.nan),
+                    doppler_hz=fill("doppler_hz", float, np.nan), snr_dbhz=fill("snr_dbhz", np.float32, np.nan),
+                    lli=fill("lli", np.uint8, 0), header=header)
 
 
 def stack_epochs(blocks: list[ObsBlock]) -> ObsBlock:

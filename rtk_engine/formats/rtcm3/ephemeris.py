@@ -120,17 +120,30 @@ def _index_of(table: np.ndarray, value: float, unknown: int) -> int:
     return int(np.nanargmin(np.abs(table - value)))
 
 
+_SAT_FIELD = {1019: ("G", "DF009"), 1020: ("R", "DF038"), 1042: ("C", "DF488"), 1044: ("J", "DF429"),
+              1045: ("E", "DF252"), 1046: ("E", "DF252")}
+
+
 @dataclass
 class EphemerisMessage:
-    """A decoded ephemeris message: raw DF fields and the one-row navigation container."""
+    """A decoded ephemeris message: raw DF fields; ``nav`` is the one-row navigation container
+    (built on first access; times resolved against ``t_ref_ns``, the decoder's reference at receipt)."""
 
     msg_type: int
     fields: dict[str, int]
-    nav: KeplerEphemeris | GlonassEphemeris
+    t_ref_ns: int
+    _nav: KeplerEphemeris | GlonassEphemeris | None = None
+
+    @property
+    def nav(self) -> KeplerEphemeris | GlonassEphemeris:
+        if self._nav is None:
+            self._nav = fields_to_nav(self.fields, self.t_ref_ns)
+        return self._nav
 
     @property
     def sat(self) -> str:
-        return str(self.nav.sat[0])
+        sys_, df = _SAT_FIELD[self.msg_type]
+        return f"{sys_}{self.fields[df]:02d}"
 
 
 def ephemeris_fields(payload: bytes) -> dict[str, int]:
@@ -223,7 +236,7 @@ def _glonass_row(f: dict[str, int], t_ref_ns: int) -> GlonassEphemeris:
 
 def decode_ephemeris(payload: bytes, t_ref_ns: int) -> EphemerisMessage:
     fields = ephemeris_fields(payload)
-    return EphemerisMessage(fields["DF002"], fields, fields_to_nav(fields, t_ref_ns))
+    return EphemerisMessage(fields["DF002"], fields, t_ref_ns)
 
 
 # ------------------------------------------------------------------------------ encode

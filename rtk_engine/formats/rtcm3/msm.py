@@ -183,6 +183,34 @@ def _nearest(t_ns: int, ref_ns: int, period_ns: int) -> int:
     return t_ns + round((ref_ns - t_ns) / period_ns) * period_ns
 
 
+_LEAP_CACHE: dict[tuple[str, int], int] = {}
+
+
+def _leap_hourly(kind: str, t_ns: int) -> int:
+    """Leap seconds (GPST - UTC) looked up once per hour of time (gnss_time is array-oriented)."""
+    key = (kind, t_ns // (3600 * NS))
+    v = _LEAP_CACHE.get(key)
+    if v is None:
+        t0 = key[1] * 3600 * NS  # sampled at the start of the hour
+        v = (int(gpst_to_glonasst(t0)) if kind == "to" else int(glonasst_to_gpst(t0))) - t0
+        if len(_LEAP_CACHE) > 10_000:
+            _LEAP_CACHE.clear()
+        _LEAP_CACHE[key] = v
+    return v
+
+
+def _gpst_to_glonasst(t_ns: int) -> int:
+    # the offset is constant over the hour when it is equal at its start and at the next hour's start;
+    # otherwise (the hour of a leap second) the exact array path is taken
+    a, b = _leap_hourly("to", t_ns), _leap_hourly("to", t_ns + 3600 * NS)
+    return t_ns + a if a == b else int(gpst_to_glonasst(t_ns))
+
+
+def _glonasst_to_gpst(t_ns: int) -> int:
+    a, b = _leap_hourly("from", t_ns), _leap_hourly("from", t_ns + 3600 * NS)
+    return t_ns + a if a == b else int(glonasst_to_gpst(t_ns))
+
+
 def msm_time_ns(system: str, epoch_ms: int, t_ref_ns: int) -> int:
     """MSM epoch field -> GPST ns, the week (or GLONASS day) resolved nearest ``t_ref_ns``.
 
@@ -193,12 +221,12 @@ def msm_time_ns(system: str, epoch_ms: int, t_ref_ns: int) -> int:
     if system == "R":
         tod_ns = (epoch_ms & ((1 << 27) - 1)) * 1_000_000
         dow = epoch_ms >> 27
-        ref_glo = int(gpst_to_glonasst(t_ref_ns))
+        ref_glo = _gpst_to_glonasst(t_ref_ns)
         if dow <= 6:
             t_glo = _nearest(ref_glo - ref_glo % WEEK_NS + dow * DAY_NS + tod_ns, ref_glo, WEEK_NS)
         else:
             t_glo = _nearest(ref_glo - ref_glo % DAY_NS + tod_ns, ref_glo, DAY_NS)
-        return int(glonasst_to_gpst(t_glo))
+        return _glonasst_to_gpst(t_glo)
     t = epoch_ms * 1_000_000
     if system == "C":
         t += BDT_OFFSET_S * NS

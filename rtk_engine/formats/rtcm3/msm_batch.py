@@ -1,0 +1,240 @@
+"""Batch MSM decoding: a run of consecutive MSM payloads -> observables of all their cells at once.
+
+The per-message work is a header parse and a few cache lookups (satellite/signal/cell masks repeat
+every epoch); field extraction is one vectorised gather over the concatenated payloads, and the
+conversion to pseudorange/phase/Doppler/C/N0 one set of array operations for every cell of the run.
+Results equal :func:`~.msm.decode_msm` + :func:`~.msm.msm_cells` message by message.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...constants import CLIGHT
+from . import msm_tables as T
+from .bits import Rtcm3DecodeError
+from .msm import CNR_DBHZ, FINE_PH_MS, FINE_PR_MS, HEADER_BITS, _cell_mask, _layout, _mask_ids
+
+RANGE_MS_M = CLIGHT * 1e-3
+_N_LOCK_STATE = T.N_SYS * 65 * 33
+_BYTE8 = np.arange(8, dtype=np.int64)
+
+
+@dataclass
+class MsmHead:
+    msg_type: int
+    system: str
+    msm: int
+    station_id: int
+    epoch_ms: int
+    multiple: bool
+    ext_glo: bool  # GLONASS message with extended info (MSM5/7)
+
+
+@dataclass
+class _Plan:
+    """Everything about a message that depends only on its masks (cached by layout)."""
+
+    starts: np.ndarray
+    widths: np.ndarray
+    signed: np.ndarray
+    n_vals: int
+    end_bits: int
+    nc: int
+    # per cell: index into the message's gathered values (-1: field absent)
+    i_rough_ms: np.ndarray
+    i_rough_mod: np.ndarray
+    i_rate: np.ndarray
+    i_ext: np.ndarray
+    i_pr: np.ndarray
+    i_ph: np.ndarray
+    i_lock: np.ndarray
+    i_half: np.ndarray
+    i_cnr: np.ndarray
+    i_frate: np.ndarray
+    # per cell constants
+    pr_scale: np.ndarray
+    ph_scale: np.ndarray
+    cnr_scale: np.ndarray
+    pr_invalid: np.ndarray
+    ph_invalid: np.ndarray
+    sat_key: np.ndarray
+    code_key: np.ndarray
+    freq: np.ndarray  # NaN for GLONASS FDMA bands
+    glo_b1: np.ndarray
+    glo_b2: np.ndarray
+    glo_prn: np.ndarray  # GLONASS satellite number per cell (0 for other systems)
+    lock_index: np.ndarray  # flat index into the decoder's lock-time state
+    imat: np.ndarray | None = None  # the ten i_* rows stacked [10, nc], absent = _ABSENT
+    fmat: np.ndarray | None = None  # float constants stacked [6, nc]
+    kmat: np.ndarray | None = None  # int constants stacked [7, nc]
+
+
+_ABSENT = -(1 << 40)
+_IDX_ROWS = ("i_rough_ms", "i_rough_mod", "i_rate", "i_ext", "i_pr", "i_ph", "i_lock", "i_half", "i_cnr", "i_frate")
+_F_ROWS = ("pr_scale", "ph_scale", "cnr_scale", "freq", "glo_b1", "glo_b2")
+_K_ROWS = ("pr_invalid", "ph_invalid", "sat_key", "code_key", "glo_prn", "lock_index")
+
+
+def _finish(p: "_Plan") -> "_Plan":
+    p.imat = np.stack([np.where(getattr(p, r) >= 0, getattr(p, r), _ABSENT) for r in _IDX_ROWS]).astype(np.int64)
+    p.fmat = np.stack([getattr(p, r).astype(float) for r in _F_ROWS])
+    p.kmat = np.stack([getattr(p, r).astype(np.int64) for r in _K_ROWS])
+    return p
+
+
+_PLANS: dict[tuple, _Plan] = {}
+
+
+def _plan(msg_type: int, system: str, msm: int, sat_mask: int, sig_mask: int, cell_bits: int) -> _Plan:
+    key = (msg_type, sat_mask, sig_mask, cell_bits)
+    p = _PLANS.get(key)
+    if p is not None:
+        return p
+    sat_ids, sig_ids = _mask_ids(sat_mask, 64), _mask_ids(sig_mask, 32)
+    ns, nsig = sat_ids.size, sig_ids.size
+    if ns * nsig > 64:
+        raise Rtcm3DecodeError(f"MSM {msg_type}: cell mask of {ns}x{nsig} > 64 bits")
+    mask, nc = _cell_mask(cell_bits, ns, nsig)
+    starts, widths, signed, sl, end = _layout(msm, ns, nc, HEADER_BITS + ns * nsig)
+    cs, cg = np.nonzero(mask)
+    k = T.SYS_INDEX[system]
+    prn, sig = sat_ids[cs], sig_ids[cg]
+
+    def idx(name: str, per_sat: bool) -> np.ndarray:
+        s = sl[name]
+        if s is None:
+            return np.full(nc, -1, np.int64)
+        return (s.start + (cs if per_sat else np.arange(nc))).astype(np.int64)
+    full = lambda v: np.full(nc, v, float)  # noqa: E731
+    w_pr, w_ph = (20, 24) if msm >= 6 else (15, 22)
+    p = _Plan(starts, widths, signed, int(starts.size), end, nc,
+              idx("rough_ms", True), idx("rough_mod", True), idx("rough_rate", True), idx("ext_info", True),
+              idx("fine_pr", False), idx("fine_ph", False), idx("lock", False), idx("half", False),
+              idx("cnr", False), idx("fine_rate", False),
+              full(FINE_PR_MS.get(msm, np.nan)), full(FINE_PH_MS.get(msm, np.nan)), full(CNR_DBHZ.get(msm, np.nan)),
+              np.full(nc, -(1 << (w_pr - 1)), np.int64), np.full(nc, -(1 << (w_ph - 1)), np.int64),
+              T.SAT_KEY_TABLE[k, prn], T.CODE_KEY_TABLE[k, sig], T.FREQ_TABLE[k, sig],
+              T.GLO_BAND1[sig] & (system == "R"), T.GLO_BAND2[sig] & (system == "R"),
+              prn if system == "R" else np.zeros(nc, np.int64),
+              (int(msm >= 6) * _N_LOCK_STATE + (k * 65 + prn) * 33 + sig).astype(np.int64))
+    _finish(p)
+    if len(_PLANS) < 4096:
+        _PLANS[key] = p
+    return p
+
+
+def parse_head(payload: bytes) -> tuple[MsmHead, _Plan]:
+    """Header fields and the cached plan of one MSM payload. Raises Rtcm3DecodeError if malformed."""
+    n_bits = len(payload) * 8
+    if n_bits < HEADER_BITS:
+        raise Rtcm3DecodeError(f"MSM payload of {len(payload)} bytes shorter than its header")
+    head = int.from_bytes(payload[:30].ljust(30, b"\0"), "big")
+    msg_type = head >> 228
+    kind = T.msm_kind(msg_type)
+    if kind is None:
+        raise Rtcm3DecodeError(f"message {msg_type} is not an MSM")
+    system, msm = kind
+    sat_mask = (head >> 103) & 0xFFFFFFFFFFFFFFFF
+    sig_mask = (head >> 71) & 0xFFFFFFFF
+    nm = bin(sat_mask).count("1") * bin(sig_mask).count("1")
+    if nm > 64:
+        raise Rtcm3DecodeError(f"MSM {msg_type}: cell mask larger than 64 bits")
+    cell_bits = (head >> (240 - HEADER_BITS - nm)) & ((1 << nm) - 1) if nm else 0
+    plan = _plan(msg_type, system, msm, sat_mask, sig_mask, cell_bits)
+    if plan.end_bits > n_bits:
+        raise Rtcm3DecodeError(f"MSM {msg_type}: {len(payload)}-byte payload too short for its cells")
+    h = MsmHead(msg_type, system, msm, (head >> 216) & 0xFFF, (head >> 186) & 0x3FFFFFFF, bool((head >> 185) & 1),
+                system == "R" and msm in (5, 7))
+    return h, plan
+
+
+@dataclass
+class RunCells:
+    """Observables of every cell of a run of MSM messages, in message order."""
+
+    sat_key: np.ndarray
+    code_key: np.ndarray
+    code_m: np.ndarray
+    phase_cyc: np.ndarray
+    doppler_hz: np.ndarray
+    snr_dbhz: np.ndarray
+    lock: np.ndarray  # -1 where the message has no lock time
+    half: np.ndarray
+    lock_index: np.ndarray
+    ext: np.ndarray  # GLONASS extended info (channel + 7) per cell, -1 if absent
+    glo_prn: np.ndarray
+    missing_wavelength: int
+
+
+def decode_run(payloads: list[bytes], plans: list[_Plan], glo_channel: np.ndarray) -> RunCells:
+    """All cells of the given (already header-checked) MSM payloads.
+
+    ``glo_channel[prn]``: known GLONASS FDMA channel per satellite number (NaN unknown); the
+    message's own extended info takes precedence.
+    """
+    offs = np.cumsum([0] + [len(p) for p in payloads[:-1]]) * 8
+    voff = np.cumsum([0] + [p.n_vals for p in plans[:-1]])
+    starts = np.concatenate([p.starts + o for p, o in zip(plans, offs.tolist())])
+    widths = np.concatenate([p.widths for p in plans])
+    signed = np.concatenate([p.signed for p in plans])
+    buf = np.frombuffer(b"".join(payloads) + bytes(8), np.uint8)
+    win = buf[(starts >> 3)[:, None] + _BYTE8].view(">u8").ravel().astype(np.uint64)
+    v = ((win << (starts & 7).astype(np.uint64)) >> (64 - widths).astype(np.uint64)).astype(np.int64)
+    full = np.left_shift(np.int64(1), widths)
+    v = np.where(signed & (v >= full >> 1), v - full, v)
+    v = np.append(v, -1)  # sentinel for absent fields (index -1)
+    if len(plans) == 1:
+        imat, fmat, kmat = plans[0].imat, plans[0].fmat, plans[0].kmat
+    else:
+        imat = np.concatenate([p.imat + o for p, o in zip(plans, voff.tolist())], axis=1)
+        fmat = np.concatenate([p.fmat for p in plans], axis=1)
+        kmat = np.concatenate([p.kmat for p in plans], axis=1)
+    present = imat >= 0
+    vals = v[np.where(present, imat, -1)]
+    rough_ms, rough_mod, rate, ext, pr, ph, lock, half, cnr, frate = vals
+    _, _, has_rate, has_ext, has_pr, has_ph, has_lock, has_half, _, _ = present
+    has_ms = present[0]
+    pr_scale, ph_scale, cnr_scale, freq, b1, b2 = fmat
+    b1, b2 = b1.astype(bool), b2.astype(bool)
+    pr_invalid, ph_invalid, sat_key, code_key, glo_prn, lock_index = kmat
+    if b1.any() or b2.any():
+        chan = np.where((ext >= 0) & (ext <= 13), ext - 7.0, glo_channel[glo_prn])
+        freq = np.where(b1, 1602e6 + 0.5625e6 * chan, np.where(b2, 1246e6 + 0.4375e6 * chan, freq))
+    rough = np.where(has_ms & (rough_ms != 255), rough_ms + rough_mod * (1.0 / 1024.0), np.nan)
+    code_m = np.where(has_pr & (pr != pr_invalid), (rough + pr * pr_scale) * RANGE_MS_M, np.nan)
+    phase = np.where(has_ph & (ph != ph_invalid), (rough + ph * ph_scale) * (RANGE_MS_M / CLIGHT) * freq, np.nan)
+    dop = np.where(has_rate & (rate != -8192) & (frate != -16384), (rate + frate * 1e-4) * (-1.0 / CLIGHT) * freq,
+                   np.nan)
+    snr = np.where(cnr > 0, cnr * cnr_scale, np.nan).astype(np.float32)
+    missing = int(np.count_nonzero((b1 | b2) & np.isnan(freq) & np.isfinite(code_m)))
+    return RunCells(sat_key, code_key, code_m, phase, dop, snr, np.where(has_lock, lock, -1),
+                    np.where(has_half, half, 0), lock_index, np.where(has_ext, ext, -1), glo_prn, missing)
+
+
+def loss_of_lock(state: np.ndarray, index: np.ndarray, lock: np.ndarray) -> np.ndarray:
+    """LLI bit 0 for cells in stream order, updating ``state`` (flat last lock per key, -1 never seen).
+
+    Same rule as one message at a time: the indicator dropped, or is 0 and was 0 or never seen.
+    Cells without a lock time (lock = -1) never flag and leave the state alone.
+    """
+    ok = lock >= 0
+    out = np.zeros(lock.size, bool)
+    if not ok.any():
+        return out
+    pos = np.nonzero(ok)[0]
+    key, lk = index[pos], lock[pos]
+    order = np.argsort(key, kind="stable")
+    ks, ls = key[order], lk[order]
+    first = np.ones(ks.size, bool)
+    first[1:] = ks[1:] != ks[:-1]
+    prev = np.where(first, state[ks], np.roll(ls, 1))
+    slip_sorted = (ls < prev) | ((ls == 0) & (prev <= 0))
+    last = np.ones(ks.size, bool)
+    last[:-1] = ks[1:] != ks[:-1]
+    state[ks[last]] = ls[last]
+    slip = np.empty(ks.size, bool)
+    slip[order] = slip_sorted
+    out[pos] = slip
+    return out
