@@ -83,7 +83,7 @@ def test_fujisawa_078_kinematic_l1l2_fixes_from_first_epoch(tmp_path):
 
 
 @pytest.mark.parametrize("label, opts, rtklib", [
-    ("L1+L2+L5", {}, {"freq": 3}),
+    ("L1+L2+L5", {"max_freqs": 3}, {"freq": 3}),
     ("GPS only L1+L2", {"systems": "G", "max_freqs": 2}, {"navsys": 1, "freq": 2}),
     ("L1 only", {"max_freqs": 1}, {"freq": 1}),
     ("GPS L1 only", {"systems": "G", "max_freqs": 1}, {"navsys": 1, "freq": 1}),

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve
+from .linalg import LinAlgError, chol, chol_solve
 
 from ..lambda_search import LambdaError, lambda_search
 
@@ -82,7 +82,7 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
     first_ratio = None
     reason = ""
     try:
-        c_pos = cho_factor(Pa[:NP, :NP])
+        c_pos = chol(Pa[:NP, :NP])
     except LinAlgError:
         return ArResult(False, reason="float position covariance singular")
     for attempt in range(o.max_drop_sats + 1):
@@ -108,12 +108,12 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
             continue
         afix = res.candidates[0]
         try:
-            cq = cho_factor(Qs)
+            cq = chol(Qs)
         except LinAlgError:
             continue
-        x_fix = xa - Qxa[:, sel] @ cho_solve(cq, a[sel] - afix)
+        x_fix = xa - Qxa[:, sel] @ chol_solve(cq, a[sel] - afix)
         d = x_fix[:NP] - xa[:NP]
-        chi2 = float(d @ cho_solve(c_pos, d))
+        chi2 = float(d @ chol_solve(c_pos, d))
         if chi2 > o.fix_float_chi2:
             reason = f"fixed-float position chi2 {chi2:.1f}"
             continue
@@ -129,7 +129,7 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
             reason = f"fixed DD phase residual {np.max(np.abs(v_fix)):.3f} m"
             continue
         Pxs = Qxa[:NP, sel]
-        cov = Pa[:NP, :NP] - Pxs @ cho_solve(cq, Pxs.T)
+        cov = Pa[:NP, :NP] - Pxs @ chol_solve(cq, Pxs.T)
         return ArResult(True, ratio=ratio, pos=x_fix[:NP], cov=0.5 * (cov + cov.T), n_fixed=n_sel,
                         success_rate=res.success_rate, ix=ix, T=T[sel], fixed_amb=afix)
     return ArResult(False, ratio=first_ratio or 0.0, reason=reason)

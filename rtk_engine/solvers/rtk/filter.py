@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve, LinAlgError
+from .linalg import LinAlgError, chol, chol_solve
 
 from ...geodesy.ellipsoid import ecef_to_geodetic
 from ...models.geometry import az_el_from_los, geometric_range
@@ -172,6 +172,14 @@ class RtkFilter:
         if new.any():
             self._init_amb(new, sd_phase, sd_code)
 
+        if first:
+            # the base position is the only seed: iterate to the rover, then restart the
+            # update from there with the ordinary kinematic prior (avoids 1e8 m^2 cancellation)
+            seed = self._seed_position(A, k, ok, sd_phase, sd_code, el)
+            if seed is not None:
+                self.x[:NP] = seed
+                self.P[:NP, :NP] = np.eye(3) * opts.noise.kinematic_pos_std_m ** 2
+
         # ---- measurement update (iterated when the position moves far from the prior)
         rows = None
         x_lin = self.x.copy()
@@ -220,6 +228,23 @@ class RtkFilter:
         return EpochResult(time_ns=t, pos=pos, cov=cov, quality=int(quality), n_sats=n_dd_sats,
                            ratio=float(ratio), age_s=float(A.age_s[k]), n_fixed=n_fixed)
 
+    def _seed_position(self, A, k, ok, sd_phase, sd_code, el) -> np.ndarray | None:
+        """Rover position from iterated updates starting at the base (first epoch only)."""
+        x_lin = self.x.copy()
+        P_save, x_save = self.P.copy(), self.x.copy()
+        for _ in range(8):
+            upd = self._update(A, k, ok, sd_phase, sd_code, el, x_lin)
+            if upd is None:
+                break
+            _, x_new, _ = upd
+            moved = float(np.linalg.norm(x_new[:NP] - x_lin[:NP]))
+            x_lin = x_new
+            if moved < 0.5:
+                break
+        self.P, self.x = P_save, x_save
+        seed = x_lin[:NP]
+        return seed if np.all(np.isfinite(seed)) and np.linalg.norm(seed - self.base_pos) > 0 else None
+
     def _geometry(self, A: EpochArrays, k: int, pos: np.ndarray):
         rng, los = geometric_range(A.sat_pos_r[k], pos[None, :])
         _, el_r, llh = az_el_from_los(los, pos)
@@ -235,7 +260,7 @@ class RtkFilter:
         Outliers: rejected phase rows re-initialise their ambiguity in the prior (self.x, self.P).
         """
         opts = self.opts
-        for _ in range(3):  # outlier rounds
+        for _ in range(6):  # outlier rounds
             ss, ff = np.nonzero(ok & self.active)
             if ss.size < 2:
                 return None
@@ -294,48 +319,61 @@ class RtkFilter:
             S = H @ PHt + R
             bad = np.abs(v) > opts.slip.innovation_sigma * np.sqrt(np.diag(S))
             keep = np.ones(2 * m, bool)
-            if not bad.any():
-                break
             bad_phase = bad[:m].copy()
-            if bad_phase.any():
-                self.n_rejected += int(bad_phase.sum())
-                # a group whose reference looks bad: reset the reference instead of the others
-                for grp in np.unique(gn[bad_phase]):
-                    in_g = gn == grp
-                    if in_g.sum() >= 2 and bad_phase[in_g].mean() > 0.5:
-                        mask = np.zeros(self.shape, bool)
-                        mask[j_s[in_g][0], j_f[in_g][0]] = True
-                        self._init_amb(mask, sd_phase, sd_code)
-                        bad_phase &= ~in_g
-                if bad_phase.any():
+            if not bad_phase.any():
+                keep = ~bad
+                if keep.sum() < 4:
+                    return None
+                sol = self._solve(Pa, PHt, H, R, v, keep)
+                if sol is None:
+                    return None
+                dx, Pn = sol
+                # post-fit test: in kinematic mode the position prior is loose, so a slipped phase
+                # hides from the innovation test but stands out once the other phases fix the position
+                vp = (v[keep] - H[keep] @ dx)[: int(keep[:m].sum())]
+                rp = np.abs(vp) / np.sqrt(np.diag(R)[keep][: vp.size])
+                if vp.size and rp.max() > opts.slip.innovation_sigma:
+                    worst = np.flatnonzero(keep[:m])[int(np.argmax(rp))]
+                    bad_phase[worst] = True
+                else:
+                    self.n_rejected += int(bad[m:].sum())
+                    x_post = x_prior.copy()
+                    x_post[ix] = x_prior[ix] + dx
+                    cols = np.full((2 * m, 2), -1)
+                    cols[:m, 0] = col[amb_i]
+                    cols[:m, 1] = col[amb_j]
+                    rows = DdRows(v=v[keep], H=H[keep], R_diag=np.diag(R)[keep].copy(),
+                                  is_phase=(np.arange(2 * m) < m)[keep], amb_cols=cols[keep],
+                                  x_prior=x_prior[ix].copy(), ix=ix)
+                    return rows, x_post, Pn
+            # rejected phases: re-initialise ambiguities (a group whose reference looks bad: its reference)
+            self.n_rejected += int(bad_phase.sum())
+            for grp in np.unique(gn[bad_phase]):
+                in_g = gn == grp
+                if in_g.sum() >= 2 and bad_phase[in_g].mean() > 0.5:
                     mask = np.zeros(self.shape, bool)
-                    mask[i_s[bad_phase], i_f[bad_phase]] = True
+                    mask[j_s[in_g][0], j_f[in_g][0]] = True
                     self._init_amb(mask, sd_phase, sd_code)
-                x_lin[self.amb_idx] = np.where(self.active, self.x[self.amb_idx], 0.0)
-                continue  # rebuild with the re-initialised ambiguities
-            keep = ~bad
-            self.n_rejected += int(bad.sum())
-            if keep.sum() < 4:
-                return None
-            H, R, v = H[keep], R[np.ix_(keep, keep)], v[keep]
-            PHt = PHt[:, keep]
-            S = S[np.ix_(keep, keep)]
-            break
+                    bad_phase &= ~in_g
+            if bad_phase.any():
+                mask = np.zeros(self.shape, bool)
+                mask[i_s[bad_phase], i_f[bad_phase]] = True
+                self._init_amb(mask, sd_phase, sd_code)
+            x_lin[self.amb_idx] = np.where(self.active, self.x[self.amb_idx], 0.0)
+        return None
+
+    @staticmethod
+    def _solve(Pa, PHt, H, R, v, keep):
+        """Kalman gain step on the kept rows: (dx, P_post) or None."""
+        H, v, PHt = H[keep], v[keep], PHt[:, keep]
+        S = H @ PHt + R[np.ix_(keep, keep)]
         try:
-            c = cho_factor(S)
+            c = chol(S)
         except LinAlgError:
             return None
-        K = cho_solve(c, PHt.T).T
-        x_post = x_prior.copy()
-        x_post[ix] = x_prior[ix] + K @ v
+        K = chol_solve(c, PHt.T).T
         Pn = Pa - K @ PHt.T
-        Pn = 0.5 * (Pn + Pn.T)
-        cols = np.full((2 * m, 2), -1)
-        cols[:m, 0] = col[amb_i]
-        cols[:m, 1] = col[amb_j]
-        rows = DdRows(v=v, H=H, R_diag=np.diag(R).copy(), is_phase=(np.arange(2 * m) < m)[keep],
-                      amb_cols=cols[keep], x_prior=x_prior[ix].copy(), ix=ix)
-        return rows, x_post, Pn
+        return K @ v, 0.5 * (Pn + Pn.T)
 
     def _hold(self, ar: ArResult) -> None:
         """Fix-and-hold: DD ambiguities constrained to their integers (pseudo-measurements)."""
@@ -348,10 +386,10 @@ class RtkFilter:
         PHt = Pa @ T.T
         S = T @ PHt + R
         try:
-            c = cho_factor(S)
+            c = chol(S)
         except LinAlgError:
             return
-        K = cho_solve(c, PHt.T).T
+        K = chol_solve(c, PHt.T).T
         self.x[ix] = xa + K @ v
         Pn = Pa - K @ PHt.T
         self.P[np.ix_(ix, ix)] = 0.5 * (Pn + Pn.T)

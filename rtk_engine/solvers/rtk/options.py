@@ -68,12 +68,12 @@ class SlipOptions:
     mw_cyc: float = 4.0
     doppler_cyc: float = 8.0
     max_outage_epochs: int = 5
-    innovation_sigma: float = 6.0
+    innovation_sigma: float = 4.0
 
 
 @dataclass(frozen=True)
 class CombineOptions:
-    max_diff_m: float = 0.05
+    max_diff_m: float = 0.03
 
 
 def _default_bands() -> dict[str, tuple[str, ...]]:
@@ -85,7 +85,7 @@ class RtkOptions:
     mode: str = "kinematic"
     direction: str = "forward"
     systems: str = "GECJ"
-    max_freqs: int = 3
+    max_freqs: int = 2
     elevation_mask_deg: float = 15.0
     max_age_s: float = 30.0
     bands: dict = field(default_factory=_default_bands)
