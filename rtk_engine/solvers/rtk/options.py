@@ -120,7 +120,7 @@ def _merge(obj, changes: dict, prefix: str):
     names = {f.name: f for f in fields(obj)}
     for key, val in changes.items():
         if key not in names:
-            raise RtkOptionsError(f"unknown RTK option {prefix}{key!r}")
+            raise RtkOptionsError(f"unknown RTK option '{prefix}{key}'")
         cur = getattr(obj, key)
         if is_dataclass(cur):
             if not isinstance(val, dict):

@@ -226,7 +226,7 @@ def _tx_states(nav, sats: np.ndarray, t_rx_ns: np.ndarray, code_m: np.ndarray):
 def prepare(rover: ObsBlock, base: ObsBlock, nav, base_pos, opts: RtkOptions,
             layout: SignalLayout | None = None) -> EpochArrays:
     """Build the filter input for all rover epochs that have a base epoch (see module doc)."""
-    base_pos = check_base_position(base_pos)
+    base_pos = check_base_position(base_pos, base)
     if rover.n_epochs == 0 or base.n_epochs == 0:
         raise RtkInputError(f"no epochs: rover has {rover.n_epochs}, base has {base.n_epochs}")
     ri, bi = align_epochs(rover.time_ns, base.time_ns, opts.max_age_s)

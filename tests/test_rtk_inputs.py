@@ -1,0 +1,94 @@
+"""RTK options, streaming = batch, and bad input (clear errors or counted skips, never a silent wrong fix)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from rtk_engine.geodesy.ellipsoid import ecef_to_geodetic, geodetic_to_ecef
+from rtk_engine.solution import Quality, Solution
+from rtk_engine.solvers.rtk import RtkInputError, RtkOptions, RtkOptionsError, RtkStream, load_options, solve
+from tests.test_rtk_real import BASE_078, TRUTH_078, _errors, data_078
+
+pytest.importorskip("rtk_engine.orbits.broadcast")
+NS = 1_000_000_000
+
+
+def test_documented_defaults_match_code_defaults():
+    assert load_options() == RtkOptions()
+
+
+def test_options_reject_unknown_and_bad_values(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[ar]\nratio_treshold = 2.0\n')
+    with pytest.raises(RtkOptionsError, match="ar.ratio_treshold"):
+        load_options(bad)
+    with pytest.raises(RtkOptionsError):
+        load_options(mode="dynamic")
+    with pytest.raises(RtkOptionsError):
+        load_options(systems="GR")  # GLONASS is not processed: said, not silently ignored
+    good = tmp_path / "good.toml"
+    good.write_text('mode = "static"\n[ar]\nmode = "continuous"\n')
+    o = load_options(good)
+    assert o.mode == "static" and o.ar.mode == "continuous" and o.ar.ratio_at_10 == 3.0
+
+
+def test_ratio_threshold_adapts_to_ambiguity_count():
+    ar = RtkOptions().ar
+    thr = [ar.ratio_threshold(n) for n in (2, 5, 10, 20, 40, 80)]
+    assert all(a >= b for a, b in zip(thr, thr[1:]))
+    assert thr[0] > 3.0 > thr[-1] >= ar.ratio_min
+
+
+def test_stream_gives_the_batch_numbers():
+    rover, base, nav = data_078()
+    n = 15
+    r, b = rover.select_epochs(slice(0, n)), base.select_epochs(slice(0, n))
+    sol, _ = solve(r, b, nav, BASE_078)
+    st = RtkStream(nav, BASE_078)
+    rows = Solution.concat([st.step(r.select_epochs(i), b.select_epochs(i)) for i in range(n)])
+    assert np.array_equal(rows.quality, sol.quality)
+    assert np.allclose(rows.ecef_m, sol.ecef_m, atol=1e-6)
+
+
+def test_non_overlapping_files_are_an_error():
+    rover, base, nav = data_078()
+    later = replace(base, time_ns=base.time_ns + 86400 * NS)
+    with pytest.raises(RtkInputError, match="do not overlap"):
+        solve(rover, later, nav, BASE_078)
+
+
+@pytest.mark.parametrize("pos, match", [(None, "missing"), ([0.0, 0.0, 0.0], "not on the Earth"),
+                                        ([np.nan, 1.0, 2.0], "finite"),
+                                        ("shifted", "header position")])
+def test_missing_or_absurd_base_position(pos, match):
+    rover, base, nav = data_078()
+    if pos == "shifted":  # a real place 2.9 km east of the base: the wrong station's coordinates
+        llh = ecef_to_geodetic(BASE_078)
+        pos = geodetic_to_ecef(llh + [0.0, 0.0005, 0.0])
+    with pytest.raises(RtkInputError, match=match):
+        solve(rover, base, nav, pos)
+
+
+def test_nav_without_the_observed_satellites():
+    rover, base, nav = data_078()
+    only_bds = replace(nav, kepler=nav.kepler.take(np.flatnonzero(nav.kepler.sat.astype("<U1") == "C")))
+    with pytest.raises(RtkInputError, match="no usable ephemeris"):
+        solve(rover, base, only_bds, BASE_078)
+
+
+def test_garbage_epochs_are_skipped_and_counted_never_fixed_wrong():
+    rover, base, nav = data_078()
+    code = rover.code_m.copy()
+    phase = rover.phase_cyc.copy()
+    code[10:13] = 1e12  # absurd pseudoranges: no satellite state, the epoch has no solution
+    rng = np.random.default_rng(5)
+    phase[30, :4] += rng.uniform(1e3, 1e5, size=phase[30, :4].shape)  # phase garbage on 4 satellites, one epoch
+    bad = replace(rover, code_m=code, phase_cyc=phase)
+    sol, rep = solve(bad, base, nav, BASE_078)
+    assert np.all(sol.quality[10:13] == Quality.NONE) and rep.n_none == 3
+    assert any("without a usable ephemeris" in s for s in rep.skipped)  # counted and reported
+    fixed, h, v, worst = _errors(sol, TRUTH_078)
+    assert worst <= 0.05  # no wrong fix from the garbage
+    assert fixed.sum() >= 55  # and the rest of the file still fixes
