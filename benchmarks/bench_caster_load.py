@@ -9,7 +9,9 @@ How: the caster runs in its own process (so its CPU and RSS are its own); rovers
 protocols spread over several worker processes (half NTRIP v1, half v2 chunked); the source
 is a v1 NTRIP source in the main process. Each epoch is real frames from a NovAtel capture
 plus one proprietary RTCM frame (message 4095) carrying the send time (CLOCK_MONOTONIC ns,
-system-wide on Linux), so latency is measured per rover per epoch without clock sync issues.
+system-wide on Linux) and the epoch number, so latency is measured per rover per epoch without
+clock sync issues, and only the epochs sent inside the measurement window count. The rover
+processes run at nice 10 so the load generator yields the CPU to the caster.
 
 Run: ``.venv/bin/python benchmarks/bench_caster_load.py [--clients 1000,5000,10000] [--seconds 15]``
 Bounded: each level runs ``--seconds`` epochs after the rovers are connected (ramp ~1-2 s per 1000).
@@ -39,7 +41,7 @@ sys.path.insert(0, str(REPO))
 from rtk_engine.formats.rtcm3_frame import frame, iter_frames  # noqa: E402
 
 CAPTURE = REPO.parent / "shared" / "data" / "rtcm" / "novatel-hiroshima-2022" / "20221213-010900.rtcm"
-MARK = b"\xd3\x00\x0a\xff\xf0"  # RTCM3 frame head of a 10-byte message 4095 (time stamp)
+MARK = b"\xd3\x00\x0e\xff\xf0"  # RTCM3 frame head of a 14-byte message 4095 (time stamp, sequence)
 AUTH = "Basic " + base64.b64encode(b"bench:bench").decode()
 
 
@@ -53,8 +55,8 @@ def now_ns() -> int:
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
 
 
-def stamp_frame() -> bytes:
-    return frame(b"\xff\xf0" + struct.pack(">q", now_ns()))
+def stamp_frame(seq: int) -> bytes:
+    return frame(b"\xff\xf0" + struct.pack(">qI", now_ns(), seq))
 
 
 def epochs_of_about(size: int) -> list[bytes]:
@@ -149,13 +151,14 @@ class BenchRover(asyncio.Protocol):
         while True:
             j = buf.find(MARK, i)
             if j < 0:
-                self.tail = buf[max(i, len(buf) - 12):]
+                self.tail = buf[max(i, len(buf) - 16):]
                 break
-            if j + 13 > len(buf):
+            if j + 17 > len(buf):
                 self.tail = buf[j:]
                 break
-            lat.append(t - int.from_bytes(buf[j + 5:j + 13], "big"))
-            i = j + 13
+            ts, seq = struct.unpack(">qI", buf[j + 5:j + 17])
+            lat.append((seq, t - ts))
+            i = j + 17
 
     def connection_lost(self, exc) -> None:
         if self.sink["stopping"]:
@@ -196,8 +199,7 @@ def worker_main(conn, port: int, n: int, index: int, mount: str, user_agent: str
         while sink["connected"] + sink["refused"] + sink["failed"] < n and time.monotonic() - t0 < 20:
             await asyncio.sleep(0.05)
         conn.send(("ready", sink["connected"], sink["refused"], sink["failed"], sink["answers"]))
-        await loop.run_in_executor(None, conn.recv)  # "measure": forget latencies of the ramp
-        sink["lat"].clear()
+        await loop.run_in_executor(None, conn.recv)  # "measure"
         sink["lost"] = 0
         await loop.run_in_executor(None, conn.recv)  # "stop"
         sink["stopping"] = True
@@ -224,7 +226,7 @@ class Pacer(threading.Thread):
         t_next = time.monotonic()
         try:
             while not self.stop_ev.is_set():
-                self.sock.sendall(self.epochs[self.count % len(self.epochs)] + stamp_frame())
+                self.sock.sendall(self.epochs[self.count % len(self.epochs)] + stamp_frame(self.count))
                 self.count += 1
                 t_next += 1.0
                 self.stop_ev.wait(max(0.0, t_next - time.monotonic()))
@@ -290,14 +292,14 @@ def run_level(n: int, seconds: int, epochs: list[bytes], kind: str = "ours") -> 
         print(f"  {kind}@{n}: refusals {answers}", flush=True)
     ramp_s = time.monotonic() - t_ramp
     # align to the middle of an epoch interval, then measure `seconds` epochs
-    c0 = pacer.count + 1
-    _wait_count(pacer, c0)
+    _wait_count(pacer, pacer.count + 1)
     time.sleep(0.5)
     rss1 = proc_rss_mb(pid)
     for a in wpipes:
         a.send("measure")
+    s0 = pacer.count  # epochs with sequence numbers s0 .. s0 + seconds - 1 are measured
     cpu0 = proc_cpu_s(pid)
-    _wait_count(pacer, c0 + seconds)
+    _wait_count(pacer, s0 + seconds)
     pacer.stop_ev.set()  # no further epoch: stragglers of the last one may take their time
     time.sleep(2.0)
     cpu1 = proc_cpu_s(pid)
@@ -306,7 +308,7 @@ def run_level(n: int, seconds: int, epochs: list[bytes], kind: str = "ours") -> 
         a.send("stop")
     for a in wpipes:
         part, lo = a.recv()
-        lat += part
+        lat += [x for seq, x in part if s0 <= seq < s0 + seconds]
         lost += lo
     for p in wprocs:
         p.join(10)

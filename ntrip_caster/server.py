@@ -28,7 +28,7 @@ from . import protocol as P
 from . import sourcetable
 from .abuse import AbuseControl, GgaRate
 from .auth import Authenticator
-from .config import CasterConfig, ConfigError  # noqa: F401 (ConfigError raised by set_mounts)
+from .config import CasterConfig
 from .mountpoints import Mount
 from .nearest import choose
 from .stats import ClientStats
@@ -127,7 +127,8 @@ class Connection(asyncio.Protocol):
         t = self.transport
         if answer and t is not None and not t.is_closing():
             t.write(answer)
-            t.close()
+            t.close()  # flushes the answer first; a peer that never reads is aborted after 5 s
+            asyncio.get_running_loop().call_later(5.0, t.abort)
         elif t is not None:
             t.abort()
         self.caster._forget(self, reason)
