@@ -16,7 +16,7 @@ def test_cli_writes_fixed_pos(tmp_path, capsys):
 
     out = tmp_path / "out.pos"
     rc = main(["rtk", "--nav", str(shared_path(f"{F078}/SEPT078M.21P")), "--base", str(shared_path(f"{F078}/3034078M1.21O")),
-               "--base-pos", ",".join(str(v) for v in BASE_078), str(shared_path(f"{F078}/SEPT078M1.21O")),
+               "--base-pos=" + ",".join(str(v) for v in BASE_078), str(shared_path(f"{F078}/SEPT078M1.21O")),
                "-o", str(out), "--coords", "llh", "--quiet"])
     assert rc == 0
     sol = read_pos(out)
