@@ -147,8 +147,9 @@ def gather_fields(payload: bytes, starts: np.ndarray, widths: np.ndarray, signed
     ``starts``/``widths``/``signed`` describe each field; the caller checks the payload length.
     Each field is read from the 8-byte big-endian window that holds its first bit.
     """
-    buf = np.frombuffer(payload + bytes(8), np.uint8)
-    win = buf[(starts >> 3)[:, None] + _BYTE8].view(">u8").ravel().astype(np.uint64)
+    padded = payload + bytes(8)
+    words = np.ndarray((len(padded) - 7,), dtype=">u8", buffer=padded, strides=(1,))  # 8-byte window per byte
+    win = words[starts >> 3].astype(np.uint64)
     v = ((win << (starts & 7).astype(np.uint64)) >> (64 - widths).astype(np.uint64)).astype(np.int64)
     full = np.left_shift(np.int64(1), widths)
     return np.where(signed & (v >= full >> 1), v - full, v)

@@ -130,6 +130,7 @@ class Rtcm3Decoder:
         self._pending: list[_Cells] = []
         self._pending_t: int | None = None
         self._pending_anchor = False
+        self._header_cache: tuple | None = None
         # last lock-time indicator per [system, satellite number, signal id] (-1 never seen); three kinds:
         # 0 MSM 4-bit DF402, 1 MSM 10-bit DF407, 2 legacy 7-bit (signal 1 = L1, 2 = L2)
         self._lock = np.full((3, T.N_SYS, 65, 33), -1, np.int64)  # -1: never seen
@@ -212,18 +213,29 @@ class Rtcm3Decoder:
         lli = loss_of_lock(self._lock.reshape(-1), rc.lock_index, rc.lock).astype(np.uint8)
         lli |= (rc.half.astype(np.uint8) & 1) << 1
         out: list = []
-        c0 = 0
-        for h, plan in zip(heads, plans):
-            c1 = c0 + plan.nc
+        # consecutive messages of one epoch become one segment of cells (they are contiguous)
+        seg_t, seg_c0, seg_anchor, c0 = None, 0, False, 0
+        for i, (h, plan) in enumerate(zip(heads, plans)):
             if h.msm <= 3:
                 self.counters.cells_ambiguous_range += plan.nc
-            cells = _Cells(rc.sat_key[c0:c1], rc.code_key[c0:c1], rc.code_m[c0:c1], rc.phase_cyc[c0:c1],
-                           rc.doppler_hz[c0:c1], rc.snr_dbhz[c0:c1], lli[c0:c1])
-            anchor = h.system != "R" or (h.epoch_ms >> 27) <= 6
-            out.extend(self._add_obs(msm_time_ns(h.system, h.epoch_ms, self.t_ref_ns), cells, h.multiple, None,
-                                     anchor))
-            c0 = c1
+            t = msm_time_ns(h.system, h.epoch_ms, self.t_ref_ns)
+            if seg_t is not None and t != seg_t:
+                out.extend(self._add_obs(seg_t, self._slice(rc, lli, seg_c0, c0), True, None, seg_anchor))
+                seg_c0, seg_anchor = c0, False
+            seg_t = t
+            seg_anchor = seg_anchor or h.system != "R" or (h.epoch_ms >> 27) <= 6
+            c0 += plan.nc
+            if not h.multiple:  # end of epoch: times of later messages follow the new reference
+                out.extend(self._add_obs(seg_t, self._slice(rc, lli, seg_c0, c0), False, None, seg_anchor))
+                seg_t, seg_c0, seg_anchor = None, c0, False
+        if seg_t is not None:
+            out.extend(self._add_obs(seg_t, self._slice(rc, lli, seg_c0, c0), True, None, seg_anchor))
         return out
+
+    @staticmethod
+    def _slice(rc, lli: np.ndarray, c0: int, c1: int) -> _Cells:
+        return _Cells(rc.sat_key[c0:c1], rc.code_key[c0:c1], rc.code_m[c0:c1], rc.phase_cyc[c0:c1],
+                      rc.doppler_hz[c0:c1], rc.snr_dbhz[c0:c1], lli[c0:c1])
 
     def _note(self, t: int, text: str, count: bool = True) -> None:
         if count:
@@ -253,12 +265,14 @@ class Rtcm3Decoder:
             return [obj]
         if isinstance(obj, StationPosition):
             self.station = obj
+            self.header = replace(self.header)  # new object: epochs already returned keep theirs
             self.header.approx_pos_ecef_m = obj.ecef_m.copy()
             self.header.antenna_delta_hen_m = np.array([obj.antenna_height_m, 0.0, 0.0])
             self.header.marker_number = str(obj.station_id)
             return [obj]
         if isinstance(obj, StationDescriptor):
             self.descriptor = obj
+            self.header = replace(self.header)
             self.header.antenna_type = obj.antenna_descriptor
             self.header.antenna_serial = obj.antenna_serial or self.header.antenna_serial
             if obj.msg_type == 1033:
@@ -332,7 +346,12 @@ class Rtcm3Decoder:
         if self._pending_anchor:  # GLONASS time of day alone cannot move the week reference
             self.t_ref_ns = t_ns
         self._pending_anchor = False
-        block = build_epoch(t_ns, parts, replace(self.header, glonass_channels=dict(self.glonass_channels)))
+        hc = self._header_cache
+        if hc is None or hc[0] is not self.header or hc[1] != self.glonass_channels:
+            hc = (self.header, dict(self.glonass_channels),
+                  replace(self.header, glonass_channels=dict(self.glonass_channels)))
+            self._header_cache = hc
+        block = build_epoch(t_ns, parts, hc[2])  # epochs share the header until station data change
         self.counters.cells_unknown_satellite += sum(int(np.count_nonzero(p.sat_key < 0)) for p in parts)
         self.counters.epochs += 1
         return [block]

@@ -179,8 +179,9 @@ def decode_run(payloads: list[bytes], plans: list[_Plan], glo_channel: np.ndarra
     starts = np.concatenate([p.starts + o for p, o in zip(plans, offs.tolist())])
     widths = np.concatenate([p.widths for p in plans])
     signed = np.concatenate([p.signed for p in plans])
-    buf = np.frombuffer(b"".join(payloads) + bytes(8), np.uint8)
-    win = buf[(starts >> 3)[:, None] + _BYTE8].view(">u8").ravel().astype(np.uint64)
+    joined = b"".join(payloads) + bytes(8)
+    words = np.ndarray((len(joined) - 7,), dtype=">u8", buffer=joined, strides=(1,))  # 8-byte window at each byte
+    win = words[starts >> 3].astype(np.uint64)
     v = ((win << (starts & 7).astype(np.uint64)) >> (64 - widths).astype(np.uint64)).astype(np.int64)
     full = np.left_shift(np.int64(1), widths)
     v = np.where(signed & (v >= full >> 1), v - full, v)
@@ -229,7 +230,8 @@ def loss_of_lock(state: np.ndarray, index: np.ndarray, lock: np.ndarray) -> np.n
     ks, ls = key[order], lk[order]
     first = np.ones(ks.size, bool)
     first[1:] = ks[1:] != ks[:-1]
-    prev = np.where(first, state[ks], np.roll(ls, 1))
+    prev = state[ks]
+    prev[~first] = ls[:-1][~first[1:]]
     slip_sorted = (ls < prev) | ((ls == 0) & (prev <= 0))
     last = np.ones(ks.size, bool)
     last[:-1] = ks[1:] != ks[:-1]
