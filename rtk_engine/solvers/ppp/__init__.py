@@ -5,6 +5,6 @@ manager :func:`find_products`. See docs/ppp.md.
 """
 from .batch import PppResult, solve, solve_detailed
 from .options import PppOptions
-from .prepare import PppDiagnostics, PppInputs, prepare
+from .inputs import PppDiagnostics, PppInputs, prepare
 
 __all__ = ["PppOptions", "PppResult", "PppDiagnostics", "PppInputs", "prepare", "solve", "solve_detailed"]

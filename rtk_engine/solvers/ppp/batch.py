@@ -10,7 +10,7 @@ from rtk_engine.solution import Quality, Solution
 
 from .filter import PppFilter, clock_interp_sigma_m
 from .options import PppOptions
-from .prepare import PppDiagnostics, PppInputs, prepare
+from .inputs import PppDiagnostics, PppInputs, prepare
 
 
 @dataclass

@@ -26,7 +26,7 @@ from rtk_engine import gnss_time
 from rtk_engine.models.geometry import geometric_range
 
 from .options import PppOptions
-from .prepare import PppInputs
+from .inputs import PppInputs
 
 NS = gnss_time.NS
 
@@ -61,7 +61,8 @@ class PppFilter:
         self.G = n_groups
         self.S = n_sats
         self.iz = 3 + n_groups
-        self.ia = 4 + n_groups
+        self.ig = self.iz + 1  # north, east gradients
+        self.ia = self.iz + 3
         n = self.ia + n_sats
         self.x = np.zeros(n)
         self.P = np.zeros((n, n))
@@ -88,9 +89,12 @@ class PppFilter:
         if first:
             self._reset(np.arange(3), inp.apriori_ecef_m[k], o.static_pos_sigma0_m)
             self._reset([self.iz], 0.0, o.zwd_sigma0_m)
+            self._reset([self.ig, self.ig + 1], 0.0, o.gradient_sigma0_m if o.gradients else 0.0)
         elif o.mode == "kinematic":
             self._reset(np.arange(3), self.x[:3].copy(), o.kinematic_pos_sigma_m)
         self.P[self.iz, self.iz] += o.zwd_rw_m2_per_s * dt
+        if o.gradients:
+            self.P[[self.ig, self.ig + 1], [self.ig, self.ig + 1]] += o.gradient_rw_m2_per_s * dt
         use = np.flatnonzero(inp.usable[k])
         nan = EpochResult(False, np.full(3, np.nan), np.full((3, 3), np.nan), 0, np.full(self.G, np.nan),
                           float("nan"), np.zeros(self.G, int))
@@ -102,6 +106,7 @@ class PppFilter:
         mc = inp.model_code_m[k, use]
         mp = inp.model_phase_m[k, use]
         mw = inp.wet_map[k, use]
+        mg = inp.grad_map[k, use] * mw[:, None]
         g = inp.clock_group[use]
         amb = self.ia + use
         reset = inp.slip[k, use] | ~self.amb_on[use]
@@ -113,7 +118,7 @@ class PppFilter:
         # ---- receiver clocks: white noise, prior centred on this epoch's code residuals
         rho, los = geometric_range(sat, self.x[:3] + inp.tide_m[k])
         zwd = self.x[self.iz]
-        v0 = Pc - (rho + mc + zwd * mw)
+        v0 = Pc - (rho + mc + zwd * mw + mg @ self.x[self.ig:self.ig + 2])
         clk = np.zeros(self.G)
         for j in range(self.G):
             sel = g == j
@@ -125,21 +130,23 @@ class PppFilter:
         scale = inp.sigma_scale[k, use] * inp.lam_if_factor[use]
         R = np.concatenate([(o.code_sigma_m * scale) ** 2, (o.phase_sigma_m * scale) ** 2 + self.extra**2])
         code_ok = np.ones(m, bool)
-        states = np.concatenate([np.arange(4 + self.G), amb])
+        states = np.concatenate([np.arange(self.ia), amb])
         na = states.size
         for _ in range(o.max_rejections + 1):
             x = self.x
             rho, los = geometric_range(sat, x[:3] + inp.tide_m[k])
-            common = rho + x[3 + g] + x[self.iz] * mw
+            common = rho + x[3 + g] + x[self.iz] * mw + mg @ x[self.ig:self.ig + 2]
             v = np.concatenate([Pc - (common + mc), Lp - (common + mp + x[amb])])
             H = np.zeros((2 * m, na))
             H[:m, :3] = -los
             H[m:, :3] = -los
             H[np.arange(m), 3 + g] = 1.0
             H[m + np.arange(m), 3 + g] = 1.0
-            H[:m, 3 + self.G] = mw
-            H[m:, 3 + self.G] = mw
-            H[m + np.arange(m), 4 + self.G + np.arange(m)] = 1.0
+            H[:m, self.iz] = mw
+            H[m:, self.iz] = mw
+            H[:m, self.ig:self.ig + 2] = mg
+            H[m:, self.ig:self.ig + 2] = mg
+            H[m + np.arange(m), self.ia + np.arange(m)] = 1.0
             rows = np.concatenate([code_ok, np.ones(m, bool)])
             Pa = self.P[np.ix_(states, states)]
             Hr = H[rows]

@@ -36,6 +36,9 @@ class PppOptions:
     bds3_own_clock: bool = True  # BDS-3 (C19+) gets its own receiver clock state (ISB vs BDS-2)
     zwd_rw_m2_per_s: float = (1e-4) ** 2  # ZWD random walk [m^2/s] (~6 mm/sqrt(h))
     zwd_sigma0_m: float = 0.3
+    gradients: bool = True  # estimate north/east tropospheric gradients (random walk)
+    gradient_sigma0_m: float = 0.003
+    gradient_rw_m2_per_s: float = (2e-6) ** 2  # ~0.1 mm/sqrt(h)... see docs/ppp.md
     amb_sigma0_m: float = 30.0  # initial IF ambiguity sigma [m]
     clock_sigma_m: float = 100.0  # receiver clock: white noise, prior sigma around the code estimate
     kinematic_pos_sigma_m: float = 30.0  # kinematic: white-noise position prior sigma per axis

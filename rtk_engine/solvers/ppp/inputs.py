@@ -75,6 +75,7 @@ class PppInputs:
     model_code_m: np.ndarray  # everything but geometry, receiver clock, ZWD
     model_phase_m: np.ndarray
     wet_map: np.ndarray
+    grad_map: np.ndarray  # [E, S, 2] partials of the slant delay w.r.t. north and east gradients
     elevation_rad: np.ndarray
     sigma_scale: np.ndarray  # multiplies the zenith sigmas (elevation weighting, GEO down-weighting)
     slip: np.ndarray  # bool: reset the ambiguity at this epoch
@@ -151,7 +152,7 @@ def code_lsq(sat_pos: np.ndarray, sat_clk_m: np.ndarray, code_m: np.ndarray, gro
         trop = np.zeros((E, S))
         w = ok.astype(float)
         if near.any():
-            _, el, _ = az_el_from_los(los, x)
+            _, el, _ = az_el_from_los(np.nan_to_num(los), x)
             trop = np.where(near[:, None], 2.4 / np.maximum(np.sin(el), 0.05), 0.0)
             w = np.where(near[:, None] & (it >= 2), w * (el >= elmask_rad) * np.sin(np.maximum(el, 0.01)) ** 2, w)
         v = np.where(ok, code_m - (r - sat_clk_m + trop + clk @ onehot.T), 0.0)
@@ -165,6 +166,7 @@ def code_lsq(sat_pos: np.ndarray, sat_clk_m: np.ndarray, code_m: np.ndarray, gro
         idx = np.arange(n_groups) + 3
         N[:, idx, idx] += np.where(has_group, 0.0, 1.0)
         good = n_used >= 3 + has_group.sum(1)
+        N[:, np.arange(3), np.arange(3)] += 1e-6  # keeps degenerate geometries solvable; they fail 'good' anyway
         dx = np.zeros((E, 3 + n_groups))
         if good.any():
             dx[good] = np.linalg.solve(N[good], b[good][..., None])[..., 0]
@@ -347,11 +349,15 @@ def prepare(obs: ObsBlock, sp3, clk=None, atx=None, options: PppOptions | None =
 
     # ---- cycle slips: LLI, geometry-free and Melbourne-Wuebbena jumps, gaps
     slip = detect_slips(t, L1, L2, P1, P2, f1, f2, lli, usable, o)
+    # Chen & Herring (1997) gradient mapping: m_g = 1 / (sin(el) tan(el) + 0.0032)
+    elc = np.maximum(np.nan_to_num(el, nan=np.pi / 2), np.radians(3.0))
+    mg = 1.0 / (np.sin(elc) * np.tan(elc) + 0.0032)
+    grad_map = np.stack([mg * np.cos(np.nan_to_num(az)), mg * np.sin(np.nan_to_num(az))], axis=-1)
     sig = 1.0 / np.sin(np.maximum(el, np.radians(5.0)))
     sig = np.where(is_bds_geo(sats)[None, :], sig / o.bds_geo_weight, sig)
     return PppInputs(time_ns=t, sats=sats, clock_group=gidx, clock_groups=tuple(groups), code_if_m=P_if,
                      phase_if_m=L_if, sat_apc_m=sat_pos, model_code_m=model_code, model_phase_m=model_phase,
-                     wet_map=mw, elevation_rad=el, sigma_scale=sig, slip=slip, usable=usable, tide_m=tide,
+                     wet_map=mw, grad_map=grad_map, elevation_rad=el, sigma_scale=sig, slip=slip, usable=usable, tide_m=tide,
                      apriori_ecef_m=apriori, zwd0_m=zwd0, lam_if_factor=noise_factor, f1_hz=f1, f2_hz=f2,
                      diagnostics=diag)
 
