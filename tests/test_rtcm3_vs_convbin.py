@@ -83,3 +83,42 @@ def test_observations_match_rtklib(rel, ref, tmp_path):
             cmp = phase_both & seen_before & ~hb
             assert np.array_equal(la[cmp], lb[cmp]), f"{s}{c} LLI"
     assert n_cmp > 1000
+
+
+def test_ephemerides_match_rtklib(tmp_path):
+    """1019/1020/1042/1044/1045/1046 decoded into navigation rows equal RTKLIB's RINEX 3 navigation
+    output (written with 12 significant digits, so a relative 1e-11 bound), times in GPST included."""
+    from rtk_engine.formats.rinex_nav import read_nav
+    exe = require_tool("convbin")
+    path = shared_path("rtcm/novatel-hiroshima-2022/20221213-010900.rtcm")
+    out = tmp_path / "out.nav"
+    subprocess.run([exe, "-r", "rtcm3", "-tr", "2022/12/13 01:09:00", "-v", "3.04", "-o", str(tmp_path / "o.obs"),
+                    "-n", str(out), str(path)], check=True, capture_output=True, timeout=120)
+    rn = read_nav(out)
+    _, nav, _ = read_rtcm3(path, int(gt.from_calendar(2022, 12, 13, 1, 9)))
+    k, r = nav.kepler, rn.kepler
+    assert len(k) > 40 and set(k.sat.astype("<U1").tolist()) == {"G", "C", "E", "J"}
+    # Galileo I/NAV and F/NAV share toe: tell them apart by the data-source bits (0 I/NAV, 1 F/NAV)
+    def key(s: str, t: int, src: int) -> tuple:
+        return s, t, (src & 3) if s[0] == "E" else 0
+    rkey = {key(s, t, src): i for i, (s, t, src) in enumerate(zip(r.sat.tolist(), r.toe_ns.tolist(),
+                                                                   r.cols["source"].tolist()))}
+    orbit = ("sqrt_a", "e", "i0", "omega0", "omega", "m0", "delta_n", "idot", "omega_dot", "cuc", "cus", "crc",
+             "crs", "cic", "cis", "af0", "af1", "af2", "tgd1_s")
+    for i, (s, t, src) in enumerate(zip(k.sat.tolist(), k.toe_ns.tolist(), k.cols["source"].tolist())):
+        j = rkey[key(s, t, src)]
+        assert k.toc_ns[i] == r.toc_ns[j], s
+        for c in orbit:
+            a, b = k.cols[c][i], r.cols[c][j]
+            assert abs(a - b) <= 1e-11 * max(abs(b), 1e-20) + 1e-300, f"{s} {c}: {a} vs {b}"
+        assert k.cols["iode"][i] == r.cols["iode"][j] and k.cols["health"][i] == r.cols["health"][j], s
+    g, rg = nav.glonass, rn.glonass
+    assert len(g) == len(rg) > 0
+    gk = {(s, t): i for i, (s, t) in enumerate(zip(rg.sat.tolist(), rg.toe_ns.tolist()))}
+    for i, (s, t) in enumerate(zip(g.sat.tolist(), g.toe_ns.tolist())):
+        j = gk[(s, t)]
+        np.testing.assert_allclose(g.pos_m[i], rg.pos_m[j], rtol=1e-11, atol=1e-6)
+        np.testing.assert_allclose(g.vel_mps[i], rg.vel_mps[j], rtol=1e-11, atol=1e-9)
+        assert g.channel[i] == rg.channel[j]
+        assert abs(g.tau_n_s[i] - rg.tau_n_s[j]) < 1e-15 and abs(g.gamma_n[i] - rg.gamma_n[j]) < 1e-20
+

@@ -190,7 +190,7 @@ def fields_to_nav(fields: dict[str, int], t_ref_ns: int) -> KeplerEphemeris | Gl
         toc = gt.from_week_sow(week, fields["DF430"] * 16)
         row |= {"sat": f"J{fields['DF429']:02d}", "iode": fields["DF434"], "iodc": fields["DF456"],
                 "health": fields["DF454"], "accuracy_m": URA_M[fields["DF453"]], "source": 1,
-                "fit_interval_h": 6.0 if fields["DF457"] else 4.0, "tgd2_s": np.nan}
+                "fit_interval_h": 4.0 if fields["DF457"] else 2.0, "tgd2_s": np.nan}  # QZSS: 0 = 2 h, 1 = > 2 h
     elif t == 1042:
         toe = gt.from_bds_week_sow(fields["DF489"], fields["DF505"] * 8)
         toc = gt.from_bds_week_sow(fields["DF489"], fields["DF493"] * 8)
@@ -267,7 +267,8 @@ def kepler_fields(nav: KeplerEphemeris, i: int = 0) -> dict[str, int]:
         _, sow_c = gt.to_week_sow(toc)
         g = {"DF009": prn, "DF076": int(week) % 1024, "DF077": ura, "DF071": int(c["iode"]),
              "DF081": int(round(float(sow_c) / 16)), "DF085": int(c["iodc"]), "DF093": int(round(float(sow_e) / 16)),
-             "DF102": int(c["health"]), "DF137": int(c.get("fit_interval_h", 4.0) > 4.0)}
+             "DF102": int(c["health"]),
+             "DF137": int(c.get("fit_interval_h", 4.0) > (4.0 if t == 1019 else 2.0))}
         if t == 1044:
             g = {"DF429": prn, "DF452": g["DF076"], "DF453": ura, "DF434": g["DF071"], "DF430": g["DF081"],
                  "DF456": g["DF085"], "DF442": g["DF093"], "DF454": g["DF102"], "DF457": g["DF137"]}
