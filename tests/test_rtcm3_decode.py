@@ -219,3 +219,18 @@ def test_fuzz_no_exception_no_hang():
     good = Rtcm3Decoder(T_HIROSHIMA)
     assert any(isinstance(i, ObsBlock) for i in good.feed(shared_path(HIROSHIMA).read_bytes()))
     assert not any(isinstance(i, (MsmMessage, EphemerisMessage)) for i in good.feed(b"\x00" * 10))
+
+
+def test_spp_from_the_stream_alone(hiroshima):
+    """Issue 4: MSM7 + ephemerides of the capture alone give a position within 5 m of the station's own
+    1005 coordinate. The stream carries no ionosphere coefficients, so the ionosphere-free
+    combination is used (single-frequency without Klobuchar is biased by 6-8 m at this hour)."""
+    from rtk_engine.solvers.spp import SppOptions, solve
+    obs, nav, dec = hiroshima
+    assert not nav.iono
+    for systems in ("GEC", "C"):  # all, and BeiDou alone (B1I/B3I)
+        sol = solve(obs, nav, SppOptions(systems=systems, iono="iono-free"))
+        assert sol.valid.sum() >= 55, systems  # every epoch but the cut-off first one at most
+        err = np.linalg.norm(sol.ecef_m[sol.valid] - dec.station.ecef_m, axis=1)
+        # 5 m is the issue's bound; measured here 1.0-2.1 m (broadcast orbit/clock + iono-free noise)
+        assert np.max(err) < 5.0, (systems, np.max(err))
