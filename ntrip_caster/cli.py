@@ -11,6 +11,7 @@ import json
 import logging
 import signal
 import sys
+import time
 
 from .auth import hash_password
 from .config import CasterConfig, ConfigError, load
@@ -23,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="override [caster] port")
     parser.add_argument("--stats-every", type=float, default=0.0, metavar="S",
                         help="log a JSON statistics snapshot every S seconds (0: never)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="caster processes sharing the port (SO_REUSEPORT + frame bus); 1 = single process")
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--hash-password", action="store_true", help="hash a password read from stdin and exit")
 
@@ -62,5 +65,25 @@ def run(args: argparse.Namespace) -> int:
         cfg.host = args.host
     if args.port is not None:
         cfg.port = args.port
+    if args.workers > 1:
+        return serve_cluster(cfg, args.workers)
     asyncio.run(serve(cfg, args.stats_every))
+    return 0
+
+
+def serve_cluster(cfg: CasterConfig, workers: int) -> int:
+    """Run ``workers`` caster processes on one port until SIGINT/SIGTERM."""
+    from .cluster import Cluster
+
+    stop = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.append(1))
+    cluster = Cluster(cfg, workers)
+    port = cluster.start()
+    print(f"caster listening on {cfg.host}:{port} ({workers} worker processes)", flush=True)
+    try:
+        while not stop and all(p.is_alive() for p in cluster.procs):
+            time.sleep(0.2)
+    finally:
+        cluster.stop()
     return 0

@@ -30,6 +30,7 @@ class Mount:
         self.subscribers: set = set()     # rovers written to when this mount publishes
         self.clients: set = set()         # rovers connected to this mountpoint name (stats)
         self.source = None                # the live source connection (base only)
+        self.remote_source = False        # a source feeds this base on another cluster worker
         self.base: Mount | None = None    # for a view: its base
         self.views: list[Mount] = []      # for a base: its views
         self.lost_at: float | None = None  # monotonic time the source vanished
@@ -42,8 +43,8 @@ class Mount:
     @property
     def live(self) -> bool:
         if self.cfg.kind == "view":
-            return self.base is not None and self.base.source is not None
-        return self.source is not None
+            return self.base is not None and self.base.live
+        return self.source is not None or self.remote_source
 
     @property
     def position_deg(self) -> tuple[float, float]:

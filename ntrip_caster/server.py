@@ -28,6 +28,7 @@ from . import protocol as P
 from . import sourcetable
 from .abuse import AbuseControl, GgaRate
 from .auth import Authenticator
+from .cluster import split_frames
 from .config import CasterConfig
 from .mountpoints import Mount
 from .nearest import choose
@@ -192,6 +193,9 @@ class Connection(asyncio.Protocol):
         if frames:
             self.last_frame_mono = time.monotonic()
             t0 = time.perf_counter()
+            bus = self.caster.bus
+            if bus is not None:
+                bus.send(b"F", self.mount.name, b"".join(frames))
             slow = self.mount.publish(frames, self.caster.cfg.limits.client_backlog_bytes)
             self.mount.stats.fanout_s.append(time.perf_counter() - t0)
             for rover in slow:
@@ -201,9 +205,12 @@ class Connection(asyncio.Protocol):
 class Caster:
     """The NTRIP caster service (see module docstring)."""
 
-    def __init__(self, cfg: CasterConfig, on_event: Callable[[dict], None] | None = None) -> None:
+    def __init__(self, cfg: CasterConfig, on_event: Callable[[dict], None] | None = None,
+                 reuse_port: bool = False) -> None:
         cfg.validate()
         self.cfg = cfg
+        self.reuse_port = reuse_port
+        self.bus = None  # cluster.Bus when this caster is one worker of several
         self.auth = Authenticator(cfg.accounts)
         self.abuse = AbuseControl(cfg.abuse)
         self.mounts: dict[str, Mount] = {m.name: Mount(m) for m in cfg.mounts}
@@ -233,7 +240,7 @@ class Caster:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         srv = await loop.create_server(lambda: Connection(self), self.cfg.host, self.cfg.port, backlog=4096,
-                                       reuse_address=True)
+                                       reuse_address=True, reuse_port=self.reuse_port or None)
         self._servers.append(srv)
         self.port = srv.sockets[0].getsockname()[1]
         if self.cfg.tls_port is not None:
@@ -340,6 +347,8 @@ class Caster:
                 m.source = None
                 m.lost_at = time.monotonic()
                 m.stats.source_vanished += 1
+                if self.bus is not None:
+                    self.bus.send(b"L", m.name)
                 self._event("source-lost", mount=m.name, address=conn.address, reason=reason,
                             rovers_waiting=len(m.subscribers))
                 self._reassign_nearest()
@@ -387,7 +396,7 @@ class Caster:
             conn.close("bad source password", P.error_response(401, True, f"/{m.name}") if v2
                        else P.source_error_v1("bad-password"))
             return
-        if m.source is not None or len(self.sources) >= self.cfg.limits.max_sources:
+        if m.source is not None or m.remote_source or len(self.sources) >= self.cfg.limits.max_sources:
             m.stats.source_rejected += 1
             self.abuse.record("source-conflict", conn.address, f"/{m.name} already has a source")
             conn.close("mountpoint taken", P.error_response(409, True) if v2 else P.source_error_v1("taken"))
@@ -409,6 +418,8 @@ class Caster:
         st.source_agent = req.user_agent
         st.source_connected_at = time.time()
         conn.transport.write(P.source_ok(v2))
+        if self.bus is not None:
+            self.bus.send(b"S", m.name, req.user_agent.encode("utf-8", "replace")[:200])
         self._event("source-returned" if returned else "source-connected", mount=m.name, address=conn.address,
                     agent=req.user_agent)
         self._reassign_nearest()
@@ -585,6 +596,33 @@ class Caster:
                 if waiting:
                     self._event("rovers-closed-source-lost", mount=m.name, count=len(waiting))
         self.abuse.housekeeping(now)
+
+    # ------------------------------------------------------------------ cluster bus
+    def bus_message(self, kind: bytes, mount: str, payload: bytes) -> None:
+        """A message from another worker: its source came (S) or went (L), or frames (F) to fan out."""
+        m = self.mounts.get(mount)
+        if m is None or m.cfg.kind != "base":
+            return
+        if kind == b"F":
+            t0 = time.perf_counter()
+            slow = m.publish(split_frames(payload), self.cfg.limits.client_backlog_bytes)
+            m.stats.fanout_s.append(time.perf_counter() - t0)
+            for rover in slow:
+                self._drop_slow(rover)
+        elif kind == b"S":
+            m.remote_source = True
+            m.lost_at = None
+            m.stats.source_agent = payload.decode("utf-8", "replace")
+            m.stats.source_connects += 1
+            self._event("source-connected-elsewhere", mount=mount)
+            self._reassign_nearest()
+        elif kind == b"L":
+            m.remote_source = False
+            m.lost_at = time.monotonic()
+            m.stats.source_vanished += 1
+            self._event("source-lost", mount=mount, address="(other worker)", reason="source left",
+                        rovers_waiting=len(m.subscribers))
+            self._reassign_nearest()
 
     # ------------------------------------------------------------------ runtime configuration API
     def set_accounts(self, accounts: list) -> None:
