@@ -39,6 +39,7 @@ from .station import StationDescriptor, StationPosition, decode_station_descript
 log = logging.getLogger(__name__)
 
 STATION_POSITION_TYPES = frozenset({1005, 1006})
+_CHANNEL_TYPES = frozenset({1010, 1012, 1020})  # messages that reveal GLONASS FDMA channels
 DESCRIPTOR_TYPES = frozenset({1007, 1008, 1033})
 SUPPORTED_TYPES = (frozenset(range(1071, 1078)) | frozenset(range(1081, 1088)) | frozenset(range(1091, 1098))
                    | frozenset(range(1101, 1108)) | frozenset(range(1111, 1118)) | frozenset(range(1121, 1128))
@@ -139,22 +140,22 @@ class Rtcm3Decoder:
     def feed(self, data: bytes) -> list:
         """Bytes (any chunking) -> decoded items completed by them.
 
-        Consecutive MSM frames are decoded together (:mod:`.msm_batch`); the result is the same as
-        message by message.
+        The MSM frames of a chunk are decoded together (:mod:`.msm_batch`); items come out in stream
+        order and equal those of a message-by-message decode.
         """
         out: list = []
-        run: list[bytes] = []
+        batch: list[bytes] = []
         for fr in self.scanner.feed(data):
             p = fr[3:-3]
-            if not self.keep_raw and len(p) >= 2 and T.msm_kind(message_type(p)) is not None:
-                run.append(p)
+            if self.keep_raw:
+                out.extend(self.feed_payload(p))
                 continue
-            if run:
-                out.extend(self._msm_run(run))
-                run = []
-            out.extend(self.feed_payload(p))
-        if run:
-            out.extend(self._msm_run(run))
+            batch.append(p)
+            if message_type(p) in _CHANNEL_TYPES:  # later GLONASS cells may need this channel
+                out.extend(self._process(batch))
+                batch = []
+        if batch:
+            out.extend(self._process(batch))
         st = self.scanner.stats
         self.counters.frames, self.counters.bad_crc, self.counters.garbage_bytes = st.frames, st.bad_crc, st.garbage_bytes
         return out
@@ -186,21 +187,32 @@ class Rtcm3Decoder:
             self._note(t, f"message {t}: {exc}")
             return []
 
-    def _msm_run(self, payloads: list[bytes]) -> list:
-        heads, plans, good = [], [], []
-        for p in payloads:
+    def _process(self, batch: list[bytes]) -> list:
+        """Decode a list of payloads: all MSMs in one batch, every item emitted in stream order."""
+        is_msm = [len(p) >= 2 and T.msm_kind(message_type(p)) is not None for p in batch]
+        heads: list = []
+        plans, good = [], []
+        for p, m in zip(batch, is_msm):
+            if not m:
+                heads.append(None)
+                continue
             t = message_type(p)
             try:
                 h, plan = parse_head(p)
             except (Rtcm3DecodeError, ValueError, IndexError) as exc:
                 self._note(t, f"message {t}: {exc}")
+                heads.append(False)
                 continue
             self.counters.decoded[t] += 1
             heads.append(h)
             plans.append(plan)
             good.append(p)
         if not good:
-            return []
+            out: list = []
+            for p, h in zip(batch, heads):
+                if h is None:
+                    out.extend(self.feed_payload(p))
+            return out
         chan = np.full(65, np.nan)
         for sat, k in self.glonass_channels.items():
             chan[int(sat[1:])] = k
@@ -212,10 +224,21 @@ class Rtcm3Decoder:
         self.counters.cells_no_glonass_channel += rc.missing_wavelength
         lli = loss_of_lock(self._lock.reshape(-1), rc.lock_index, rc.lock).astype(np.uint8)
         lli |= (rc.half.astype(np.uint8) & 1) << 1
-        out: list = []
+        out = []
         # consecutive messages of one epoch become one segment of cells (they are contiguous)
         seg_t, seg_c0, seg_anchor, c0 = None, 0, False, 0
-        for i, (h, plan) in enumerate(zip(heads, plans)):
+        k = 0
+        for p, h in zip(batch, heads):
+            if h is None:  # another message: close the open segment first to keep stream order
+                if seg_t is not None:
+                    out.extend(self._add_obs(seg_t, self._slice(rc, lli, seg_c0, c0), True, None, seg_anchor))
+                    seg_t, seg_c0, seg_anchor = None, c0, False
+                out.extend(self.feed_payload(p))
+                continue
+            if h is False:
+                continue
+            plan = plans[k]
+            k += 1
             if h.msm <= 3:
                 self.counters.cells_ambiguous_range += plan.nc
             t = msm_time_ns(h.system, h.epoch_ms, self.t_ref_ns)
@@ -423,14 +446,16 @@ def build_epoch(t_ns: int, parts: list[_Cells], header: ObsHeader) -> ObsBlock:
             _EPOCH_CACHE.clear()
         _EPOCH_CACHE[cache_key] = hit
     si, slot, signals, sats, shape = hit
-    def fill(name: str, dtype, empty):
-        a = np.full(shape, empty, dtype)
-        a[0, si, slot] = cat(name) if all_known else cat(name)[keep]
-        return a
+    def values(name: str) -> np.ndarray:
+        return cat(name) if all_known else cat(name)[keep]
+    f3 = np.full((3,) + shape, np.nan)  # code, phase, Doppler filled in one scatter
+    f3[:, 0, si, slot] = np.stack([values("code_m"), values("phase_cyc"), values("doppler_hz")])
+    snr = np.full(shape, np.nan, np.float32)
+    snr[0, si, slot] = values("snr_dbhz")
+    lli = np.zeros(shape, np.uint8)
+    lli[0, si, slot] = values("lli")
     return ObsBlock(time_ns=np.array([t_ns], np.int64), sats=sats.copy(), signals=dict(signals),
-                    code_m=fill("code_m", float, np.nan), phase_cyc=fill("phase_cyc", float, np.nan),
-                    doppler_hz=fill("doppler_hz", float, np.nan), snr_dbhz=fill("snr_dbhz", np.float32, np.nan),
-                    lli=fill("lli", np.uint8, 0), header=header)
+                    code_m=f3[0], phase_cyc=f3[1], doppler_hz=f3[2], snr_dbhz=snr, lli=lli, header=header)
 
 
 def stack_epochs(blocks: list[ObsBlock]) -> ObsBlock:
