@@ -199,17 +199,24 @@ def test_fuzz_no_exception_no_hang():
     rnd = random.Random(2024)
     frames = iter_frames(shared_path(HIROSHIMA).read_bytes())
     frames += iter_frames(shared_path("rtcm/pyrtcm/pygpsdata-NTRIP-USCL00CHL0.log").read_bytes())
-    dec = Rtcm3Decoder(T_HIROSHIMA, keep_raw=True)
+    dec = Rtcm3Decoder(T_HIROSHIMA, keep_raw=True)  # message-by-message path
+    batch = Rtcm3Decoder(T_HIROSHIMA)  # batched MSM path, fed many frames per call
     t0 = time.perf_counter()
     n_items = 0
-    for fr in _mutations(frames, rnd, 3000):
+    mutated = list(_mutations(frames, rnd, 3000))
+    for fr in mutated:
         n_items += len(dec.feed(fr))
+    for i in range(0, len(mutated), 50):
+        batch.feed(b"".join(mutated[i:i + 50]))
     for _ in range(200):  # random bytes, with preambles sprinkled in
         junk = bytearray(rnd.getrandbits(8) for _ in range(rnd.randint(1, 2000)))
         for _ in range(rnd.randint(0, 5)):
             junk[rnd.randrange(len(junk))] = 0xD3
         n_items += len(dec.feed(bytes(junk)))
+        batch.feed(bytes(junk))
     dec.flush()
+    batch.flush()
+    assert batch.counters.malformed == dec.counters.malformed  # both paths reject the same payloads
     # bound: 3000 mutated frames + 200 kB of junk take well under a second here; 60 s means a hang
     assert time.perf_counter() - t0 < 60
     c = dec.counters
@@ -234,3 +241,20 @@ def test_spp_from_the_stream_alone(hiroshima):
         err = np.linalg.norm(sol.ecef_m[sol.valid] - dec.station.ecef_m, axis=1)
         # 5 m is the issue's bound; measured here 1.0-2.1 m (broadcast orbit/clock + iono-free noise)
         assert np.max(err) < 5.0, (systems, np.max(err))
+
+
+@pytest.mark.parametrize("rel,ref", [(HIROSHIMA, (2022, 12, 13, 1, 9)),
+                                     ("rtcm/swift/20190120_1956_rover.023", (2019, 1, 20, 21, 1)),
+                                     ("rtcm/pyrtcm/pygpsdata-NTRIP-USCL00CHL0.log", (2021, 12, 29, 16, 0))])
+def test_batch_path_equals_message_by_message(rel, ref):
+    """The batched MSM decode (default) and the per-message path (keep_raw) give identical epochs."""
+    data = shared_path(rel).read_bytes()
+    t_ref = int(gt.from_calendar(*ref))
+    a = [i for i in Rtcm3Decoder(t_ref).feed(data) if isinstance(i, ObsBlock)]
+    b = [i for i in Rtcm3Decoder(t_ref, keep_raw=True).feed(data) if isinstance(i, ObsBlock)]
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b):
+        assert x.time_ns[0] == y.time_ns[0] and x.signals == y.signals
+        np.testing.assert_array_equal(x.sats, y.sats)
+        for name in ("code_m", "phase_cyc", "doppler_hz", "snr_dbhz", "lli"):
+            np.testing.assert_array_equal(getattr(x, name), getattr(y, name), err_msg=name)
