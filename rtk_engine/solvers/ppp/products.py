@@ -263,11 +263,12 @@ def find_products(sources, start_ns: int, end_ns: int, *, need_clk: bool = True,
         ps.missing.append(f"SP3: no orbit file among the sources; expected a file like {_expected('sp3', start_ns)}")
     else:
         ps.sp3 = _cover(sp3s, start_ns, end_ns, "sp3", ps.missing)
-        if not ps.missing:  # the span is covered: are the interpolation margins too?
-            extra = _cover(sp3s, start_ns - margin, end_ns + margin, "sp3", ps.notes)
-            ps.sp3 = sorted(set(ps.sp3) | set(extra))
-            ps.notes[:] = [n + " (interpolation margin only: off-centre Lagrange windows near the span end)"
-                           if n.startswith("SP3") else n for n in ps.notes]
+        margin_notes: list[str] = []  # the span's neighbours, for centred interpolation windows
+        extra = _cover(sp3s, start_ns - margin, end_ns + margin, "sp3", margin_notes)
+        ps.sp3 = sorted(set(ps.sp3) | set(extra))
+        if not ps.missing:
+            ps.notes += [n + " (interpolation margin only: off-centre Lagrange windows near the span end)"
+                         for n in margin_notes]
     if clks:
         ps.clk = _cover(clks, start_ns, end_ns, "clk", ps.missing)
     elif need_clk:
