@@ -19,10 +19,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def register(name: str, module: str, help_text: str) -> None:
-    COMMANDS[name] = (module, help_text)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="beidou", description="BeiDou high-precision positioning service")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
