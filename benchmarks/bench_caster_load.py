@@ -89,20 +89,25 @@ def proc_rss_mb(pid: int) -> float:
 
 # ----------------------------------------------------------------------------- caster process
 
-def caster_main(conn, n_clients: int) -> None:
-    raise_fd_limit()
-    import logging
-
+def bench_config(n_clients: int):
     from ntrip_caster import config as C
-    from ntrip_caster.server import Caster
 
-    logging.basicConfig(level=logging.ERROR)
-    cfg = C.from_dict({"caster": {"host": "127.0.0.1", "port": 0},
+    return C.from_dict({"caster": {"host": "127.0.0.1", "port": 0},
                        "account": [{"name": "bench", "password": "bench"}],
                        "mountpoint": [{"name": "BENCH", "source_password": "src"}],
                        "limits": {"max_clients": n_clients + 100, "max_connections_per_address": n_clients + 100,
                                   "max_pending_headers": 5000},
                        "abuse": {"max_connects_per_window": 10 * n_clients + 100}})
+
+
+def caster_main(conn, n_clients: int) -> None:
+    raise_fd_limit()
+    import logging
+
+    from ntrip_caster.server import Caster
+
+    logging.basicConfig(level=logging.ERROR)
+    cfg = bench_config(n_clients)
 
     async def run():
         async with Caster(cfg) as caster:
@@ -239,15 +244,27 @@ def _wait_count(pacer: Pacer, target: int) -> None:
         time.sleep(0.01)
 
 
-def run_level(n: int, seconds: int, epochs: list[bytes], kind: str = "ours") -> dict:
+def run_level(n: int, seconds: int, epochs: list[bytes], kind: str = "ours", caster_workers: int = 1) -> dict:
     ctx = mp.get_context("fork")
     workers_n = max(1, min(4, (n + 2999) // 3000))
-    if kind == "ours":
+    cluster = None
+    if kind == "ours" and caster_workers > 1:
+        from ntrip_caster.cluster import Cluster
+
+        cluster = Cluster(bench_config(n), caster_workers)
+        port = cluster.start()
+        pids = cluster.pids
+        feed = socket.create_connection(("127.0.0.1", port))
+        feed.sendall(b"SOURCE src /BENCH\r\nSource-Agent: NTRIP bench\r\n\r\n")
+        if b"OK" not in feed.recv(100):
+            raise RuntimeError("source refused")
+        time.sleep(0.5)  # the other workers learn about the source over the bus
+    elif kind == "ours":
         parent, child = ctx.Pipe()
         caster = ctx.Process(target=caster_main, args=(child, n), daemon=True)
         caster.start()
         port = parent.recv()
-        pid = caster.pid
+        pids = [caster.pid]
         feed = socket.create_connection(("127.0.0.1", port))
         feed.sendall(b"SOURCE src /BENCH\r\nSource-Agent: NTRIP bench\r\n\r\n")
         if b"OK" not in feed.recv(100):
@@ -263,7 +280,7 @@ def run_level(n: int, seconds: int, epochs: list[bytes], kind: str = "ours") -> 
                                     f"ntripc://bench:bench@:{port}/BENCH:RTCM 3"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         atexit.register(lambda p=str2str: p.poll() is None and p.kill())
-        pid = str2str.pid
+        pids = [str2str.pid]
         feed, _ = fs.accept()
         fs.close()
         time.sleep(0.5)
@@ -271,7 +288,12 @@ def run_level(n: int, seconds: int, epochs: list[bytes], kind: str = "ours") -> 
     pacer.start()
     _wait_count(pacer, 1)
     time.sleep(0.3)
-    rss0 = proc_rss_mb(pid)
+    for _ in range(20):  # warm-up logins: each worker's first scrypt (16 MB) must not count as rover memory
+        with socket.create_connection(("127.0.0.1", port)) as w:
+            w.sendall(f"GET /BENCH HTTP/1.0\r\nUser-Agent: NTRIP warm\r\nAuthorization: {AUTH}\r\n\r\n".encode())
+            w.recv(100)
+    time.sleep(0.3)
+    rss0 = sum(proc_rss_mb(p) for p in pids)
     t_ramp = time.monotonic()
     wpipes, wprocs = [], []
     per = [n // workers_n + (1 if i < n % workers_n else 0) for i in range(workers_n)]
@@ -294,15 +316,15 @@ def run_level(n: int, seconds: int, epochs: list[bytes], kind: str = "ours") -> 
     # align to the middle of an epoch interval, then measure `seconds` epochs
     _wait_count(pacer, pacer.count + 1)
     time.sleep(0.5)
-    rss1 = proc_rss_mb(pid)
+    rss1 = sum(proc_rss_mb(p) for p in pids)
     for a in wpipes:
         a.send("measure")
     s0 = pacer.count  # epochs with sequence numbers s0 .. s0 + seconds - 1 are measured
-    cpu0 = proc_cpu_s(pid)
+    cpu0 = sum(proc_cpu_s(p) for p in pids)
     _wait_count(pacer, s0 + seconds)
     pacer.stop_ev.set()  # no further epoch: stragglers of the last one may take their time
     time.sleep(2.0)
-    cpu1 = proc_cpu_s(pid)
+    cpu1 = sum(proc_cpu_s(p) for p in pids)
     lat, lost = [], 0
     for a in wpipes:
         a.send("stop")
@@ -317,7 +339,9 @@ def run_level(n: int, seconds: int, epochs: list[bytes], kind: str = "ours") -> 
     feed.close()
     dropped = lost
     fan = {"p50": float("nan"), "p99": float("nan")}
-    if kind == "ours":
+    if cluster is not None:
+        cluster.stop()
+    elif kind == "ours":
         parent.send("stop")
         result = parent.recv()
         caster.join(10)
@@ -329,7 +353,7 @@ def run_level(n: int, seconds: int, epochs: list[bytes], kind: str = "ours") -> 
         str2str.wait(10)
     lat_ms = sorted(x / 1e6 for x in lat)
     expected = connected * seconds
-    return {"kind": kind, "clients": n, "connected": connected, "refused": refused, "ramp_s": ramp_s,
+    return {"kind": kind if caster_workers == 1 else f"ours x{caster_workers}", "clients": n, "connected": connected, "refused": refused, "ramp_s": ramp_s,
             "epochs": seconds, "p50_ms": statistics.median(lat_ms) if lat_ms else float("nan"),
             "p99_ms": lat_ms[int(0.99 * (len(lat_ms) - 1))] if lat_ms else float("nan"),
             "max_ms": lat_ms[-1] if lat_ms else float("nan"),
@@ -346,6 +370,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=int, default=15, help="epochs (1 Hz) measured per level")
     ap.add_argument("--epoch-bytes", type=int, default=1000)
     ap.add_argument("--no-str2str", action="store_true")
+    ap.add_argument("--cluster-clients", default="10000", help="levels also run with a caster cluster")
+    ap.add_argument("--cluster-workers", type=int, default=2, help="caster processes in the cluster runs")
     args = ap.parse_args()
     hard = raise_fd_limit()
     levels = [int(x) for x in args.clients.split(",")]
@@ -362,11 +388,13 @@ def main() -> int:
             print(f"skipping {n}: fd limit {hard}")
             continue
         rows.append(run_level(n, args.seconds, epochs, "ours"))
-    print(f"{'caster':8} {'rovers':>7} {'conn':>6} {'refused':>7} {'ramp_s':>6} {'p50_ms':>7} {'p99_ms':>7} "
+    for n in [int(x) for x in args.cluster_clients.split(",") if x]:
+        rows.append(run_level(n, args.seconds, epochs, "ours", caster_workers=args.cluster_workers))
+    print(f"{'caster':9} {'rovers':>7} {'conn':>6} {'refused':>7} {'ramp_s':>6} {'p50_ms':>7} {'p99_ms':>7} "
           f"{'max_ms':>7} {'fan50':>6} {'fan99':>6} {'cpu_%':>6} {'us/rov':>6} {'rss_MB':>7} {'kB/rov':>6} {'dropped':>7} "
           f"{'missed':>6}")
     for r in rows:
-        print(f"{r['kind']:8} {r['clients']:7d} {r['connected']:6d} {r['refused']:7d} {r['ramp_s']:6.1f} "
+        print(f"{r['kind']:9} {r['clients']:7d} {r['connected']:6d} {r['refused']:7d} {r['ramp_s']:6.1f} "
               f"{r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['max_ms']:7.2f} {r['fan_p50_ms']:6.2f} "
               f"{r['fan_p99_ms']:6.2f} {r['cpu_pct']:6.1f} {r['us_per_rover']:6.1f} {r['rss_mb']:7.1f} "
               f"{r['kb_per_client']:6.1f} {r['dropped']:7d} {r['missed_epochs']:6d}")
@@ -376,8 +404,8 @@ def main() -> int:
         print(f"anchor str2str@32 (its MAXCLI limit; a 33rd rover's connect hangs): p99 ratio ours/str2str at "
               f"32 rovers = {ours32['p99_ms'] / anchor['p99_ms']:.2f}")
         for r in rows:
-            if r["kind"] == "ours" and r["clients"] > 32:
-                print(f"  ours@{r['clients']}: {r['connected'] / 32:.0f}x the rovers, p99 "
+            if r["kind"].startswith("ours") and r["clients"] > 32:
+                print(f"  {r['kind']}@{r['clients']}: {r['connected'] / 32:.0f}x the rovers, p99 "
                       f"{r['p99_ms'] / anchor['p99_ms']:.2f}x str2str's p99 at 32")
     return 0
 
