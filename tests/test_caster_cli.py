@@ -48,3 +48,27 @@ def test_caster_command_serves_and_stops(tmp_path):
     out = subprocess.run([sys.executable, "-m", "beidou.cli", "caster", "--config", str(bad)],
                          capture_output=True, text=True, cwd=REPO, timeout=60)
     assert out.returncode == 2 and "bad.toml" in out.stderr
+
+
+def test_caster_command_with_two_workers(tmp_path):
+    cfg = tmp_path / "caster.toml"
+    cfg.write_text('[caster]\nhost = "127.0.0.1"\nport = 0\n[[mountpoint]]\nname = "M"\nsource_password = "s"\n')
+
+    async def main():
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "beidou.cli", "caster", "--config",
+                                                    str(cfg), "--workers", "2", cwd=str(REPO),
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+            assert "(2 worker processes)" in line, line
+            port = int(line.split(":")[1].split()[0])
+            for _ in range(4):  # whichever worker answers, the sourcetable is there
+                assert (await fetch_sourcetable("127.0.0.1", port, version=2)).endswith("ENDSOURCETABLE\r\n")
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(proc.wait(), 20) == 0
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+    run(main())
