@@ -48,7 +48,7 @@ class Rtcm3Encoder:
         self.systems = systems
         # state per (satellite key, code key) of msm_tables, flattened: lock start [GPST ns], last epoch
         # seen [GPST ns], and whole cycles removed from the phase
-        n = T.N_SYS * 100 * T.N_SYS * 64
+        n = T.N_SYS * 100 * 64  # satellite key x code rank within its system
         self._lock_start = np.full(n, -1, np.int64)
         self._last_seen = np.full(n, -1, np.int64)
         self._phase_shift = np.zeros(n)
@@ -153,7 +153,7 @@ class Rtcm3Encoder:
         k = T.SYS_INDEX[s]
         sat_key = k * 100 + prn[si] + T.PRN_OFFSET[s]
         code_key = T.CODE_KEY_TABLE[k, sig_of_slot[sj]]
-        key = sat_key * (T.N_SYS * 64) + code_key
+        key = sat_key * 64 + (code_key & 63)
         shift = self._phase_shift[key]
         ph_rel = (ph_m - shift * lam) / RANGE_MS_M - rough
         limit = 2 ** (w_ph - 1) * ph_res * 0.5
