@@ -135,3 +135,4 @@ class ArchiveFile(Base):
     path: Mapped[str] = mapped_column(String(512))
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
     n_epochs: Mapped[int] = mapped_column(Integer, default=0)
+from . import models_monitoring  # noqa: E402,F401  (monitoring + job tables, so Alembic sees them)
