@@ -8,6 +8,7 @@ Results equal :func:`~.msm.decode_msm` + :func:`~.msm.msm_cells` message by mess
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 
@@ -69,6 +70,8 @@ class _Plan:
     imat: np.ndarray | None = None  # the ten i_* rows stacked [10, nc], absent = _ABSENT
     fmat: np.ndarray | None = None  # float constants stacked [6, nc]
     kmat: np.ndarray | None = None  # int constants stacked [7, nc]
+    gather: tuple | None = None  # byte index, left shift, right shift, 2^width, signed (per value)
+    imat_safe: np.ndarray | None = None  # imat with absent fields pointing at the sentinel (-1)
 
 
 _ABSENT = -(1 << 40)
@@ -81,6 +84,9 @@ def _finish(p: "_Plan") -> "_Plan":
     p.imat = np.stack([np.where(getattr(p, r) >= 0, getattr(p, r), _ABSENT) for r in _IDX_ROWS]).astype(np.int64)
     p.fmat = np.stack([getattr(p, r).astype(float) for r in _F_ROWS])
     p.kmat = np.stack([getattr(p, r).astype(np.int64) for r in _K_ROWS])
+    p.imat_safe = np.where(p.imat >= 0, p.imat, -1)
+    p.gather = (p.starts >> 3, (p.starts & 7).astype(np.uint64), (64 - p.widths).astype(np.uint64),
+                np.left_shift(np.int64(1), p.widths), p.signed.astype(np.int64))
     return p
 
 
@@ -174,26 +180,28 @@ def decode_run(payloads: list[bytes], plans: list[_Plan], glo_channel: np.ndarra
     ``glo_channel[prn]``: known GLONASS FDMA channel per satellite number (NaN unknown); the
     message's own extended info takes precedence.
     """
-    offs = np.cumsum([0] + [len(p) for p in payloads[:-1]]) * 8
-    voff = np.cumsum([0] + [p.n_vals for p in plans[:-1]])
-    starts = np.concatenate([p.starts + o for p, o in zip(plans, offs.tolist())])
-    widths = np.concatenate([p.widths for p in plans])
-    signed = np.concatenate([p.signed for p in plans])
+    voff = [0, *accumulate(p.n_vals for p in plans[:-1])]
+    if len(plans) == 1:
+        byte_idx, lsh, rsh, full, sgn = plans[0].gather
+    else:  # payloads start on whole bytes: only the byte index moves with the offset
+        boffs = [0, *accumulate(len(p) for p in payloads[:-1])]
+        byte_idx = np.concatenate([p.gather[0] + o for p, o in zip(plans, boffs)])
+        lsh, rsh, full, sgn = (np.concatenate([p.gather[j] for p in plans]) for j in range(1, 5))
     joined = b"".join(payloads) + bytes(8)
     words = np.ndarray((len(joined) - 7,), dtype=">u8", buffer=joined, strides=(1,))  # 8-byte window at each byte
-    win = words[starts >> 3].astype(np.uint64)
-    v = ((win << (starts & 7).astype(np.uint64)) >> (64 - widths).astype(np.uint64)).astype(np.int64)
-    full = np.left_shift(np.int64(1), widths)
-    v = np.where(signed & (v >= full >> 1), v - full, v)
+    v = ((words[byte_idx].astype(np.uint64) << lsh) >> rsh).astype(np.int64)
+    v -= full * (sgn & (v >= full >> 1))  # two's complement of signed fields
     v = np.append(v, -1)  # sentinel for absent fields (index -1)
     if len(plans) == 1:
-        imat, fmat, kmat = plans[0].imat, plans[0].fmat, plans[0].kmat
+        p0 = plans[0]
+        fmat, kmat, present = p0.fmat, p0.kmat, p0.imat >= 0
+        vals = v[p0.imat_safe]
     else:
-        imat = np.concatenate([p.imat + o for p, o in zip(plans, voff.tolist())], axis=1)
+        imat = np.concatenate([p.imat + o for p, o in zip(plans, voff)], axis=1)
         fmat = np.concatenate([p.fmat for p in plans], axis=1)
         kmat = np.concatenate([p.kmat for p in plans], axis=1)
-    present = imat >= 0
-    vals = v[np.where(present, imat, -1)]
+        present = imat >= 0
+        vals = v[np.where(present, imat, -1)]
     rough_ms, rough_mod, rate, ext, pr, ph, lock, half, cnr, frate = vals
     _, _, has_rate, has_ext, has_pr, has_ph, has_lock, has_half, _, _ = present
     has_ms = present[0]
