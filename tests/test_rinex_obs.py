@@ -154,8 +154,10 @@ def _georinex():
     (GSI, None, True),  # RINEX 2.10, L1 C1 L2 P2, receiver-clock ms epochs, event flags 4
     ("rtk/fujisawa-2021-078/3034078M1.21O", None, True),  # RINEX 3.04 Trimble G/E/J with L2C/L5/Q
     (KMS3, None, False),  # Hatanaka CRX 3 of RINEX 4.00, BDS-3 B1C/B2a/B2b and GLONASS
-    ("spp/opec-2022-001/OPEC00NOR_S_20220010000_01D_30S_MO_3.04_croped.rnx", "C", False),  # BeiDou 2X/7X/6X
-    (URBAN, "C", False),  # RINEX 3.02 BeiDou C1I (-> 2I), Doppler, SNR, sub-second epochs
+    # georinex needs 10-25 s for each of these two (slow marker; still in the default run)
+    pytest.param("spp/opec-2022-001/OPEC00NOR_S_20220010000_01D_30S_MO_3.04_croped.rnx", "C", False,
+                 marks=pytest.mark.slow),  # BeiDou 2X/7X/6X
+    pytest.param(URBAN, "C", False, marks=pytest.mark.slow),  # RINEX 3.02 BeiDou C1I (-> 2I), Doppler, SNR
 ])
 def test_values_match_georinex(rel, use, indicators):
     gr = _georinex()
@@ -169,7 +171,8 @@ def test_values_match_georinex(rel, use, indicators):
 
 
 # ------------------------------------------------------------------------------ Hatanaka
-@pytest.mark.parametrize("rel", [KMS3, OBS_FILES[1], OBS_FILES[0]])
+@pytest.mark.parametrize("rel", [KMS3, pytest.param(OBS_FILES[1], marks=pytest.mark.slow),
+                                 pytest.param(OBS_FILES[0], marks=pytest.mark.slow)])  # full days: slow
 def test_hatanaka_decoder_matches_crx2rnx(rel):
     """Our in-process decoder == Hatanaka's crx2rnx followed by our plain reader (incl. clock)."""
     hatanaka = pytest.importorskip("hatanaka")
@@ -271,6 +274,7 @@ def test_writer_output_read_by_georinex(tmp_path):
     assert _compare_with_georinex(blk, ds, float(ds.attrs["version"]), lli=False) > 1000
 
 
+@pytest.mark.rtklib
 def test_rinex2_multiline_records_via_convbin(tmp_path):
     """RTKLIB's convbin reads our RINEX 3 output and rewrites it as RINEX 2.11 (34 satellites on
     3 epoch lines, 16 types on 4 lines per satellite); reading that back gives the same numbers,
