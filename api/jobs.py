@@ -72,7 +72,7 @@ def summarise(sol: Solution) -> dict:
     if len(sol):
         out["start_gpst"] = gt.to_iso(int(sol.time_ns[0]))
         out["end_gpst"] = gt.to_iso(int(sol.time_ns[-1]))
-        out["span_s"] = float((sol.time_ns[-1] - sol.time_ns[0]) * 1e-9)
+        out["span_s"] = int(sol.time_ns[-1] - sol.time_ns[0]) / 1e9
     if not use.any():
         out["final"] = None
         return out
