@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "client": ("receivers.cli_client", "NTRIP client relaying corrections to a receiver"),
     "replay": ("receivers.cli_replay", "replay a recorded RINEX station as a live RTCM3 source"),
     "serve": ("api.cli", "the service: API, dashboard, caster and ingest in one process"),
+    "job": ("api.cli_job", "post-processing job (SPP/PPK) writing .pos, CSV, GeoJSON, KML and a summary"),
     "demo": ("beidou.demo", "SPP showcase on the sample files in data/ (BeiDou B1I/B1C, GPS+Galileo)"),
 }
 

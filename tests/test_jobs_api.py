@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 
@@ -110,6 +111,14 @@ def test_ppk_job_auto_base_matches_library_and_rnx2rtkp(app, tmp_path):
                        read_nav(shared_path(f"{F078}/SEPT078M.21P")), BASE, load_options())
         assert np.linalg.norm(final - sol.ecef_m[sol.quality == Quality.FIX].mean(axis=0)) < 1e-3
         assert np.linalg.norm(final - rnx2rtkp_mean(tmp_path)) < 0.01  # issue 6: within 1 cm of rnx2rtkp
+        # the CLI (beidou job) gives the same final coordinate as the API job
+        from beidou.cli import main
+        out = tmp_path / "cli"
+        assert main(["job", str(shared_path(f"{F078}/SEPT078M1.21O")), "--nav", str(shared_path(f"{F078}/SEPT078M.21P")),
+                     "--base", str(shared_path(f"{F078}/3034078M1.21O")), "--base-pos=" + ",".join(map(str, BASE)),
+                     "-o", str(out)]) == 0
+        cli = json.loads((out / "summary.json").read_text())
+        assert np.linalg.norm(np.array(cli["final"]["itrf"]["ecef_m"]) - final) < 1e-3
         assert s["final"]["gauss_kruger"]["zone"] == 47  # 139.52 E lies in 3-degree zone 47 (139.5-142.5 E, CM 141 E)
         assert all(v < 0.01 for v in s["final"]["sigma_enu_m"])
         pos = c.get(f"/api/jobs/{job['id']}/files/pos", headers=h)
