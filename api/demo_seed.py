@@ -44,7 +44,10 @@ def seed_demo_network(sessions, settings: Settings) -> None:
             lat, lon, _ = np.degrees(ecef_to_geodetic(np.array(st.ecef_m)))[:2].tolist() + [0]
             db.add(Mountpoint(name=st.mount, kind="base", station_id=row.id, lat_deg=lat, lon_deg=lon,
                               systems="GPS+GAL+BDS", source_password_hash=hash_password(pw[st.code])))
-            log.warning("demo station %s registered (mountpoint %s)", st.code, st.mount)
+            db.add(Mountpoint(name=st.code + "_MSM4", kind="view", view_of=st.mount, station_id=row.id,
+                              lat_deg=lat, lon_deg=lon, systems="GPS+GAL+BDS", format="RTCM 3.3 MSM4",
+                              messages=[]))
+            log.warning("demo station %s registered (mountpoints %s, %s_MSM4)", st.code, st.mount, st.code)
         if db.scalar(select(Mountpoint).where(Mountpoint.name == "NEAREST")) is None:
             db.add(Mountpoint(name="NEAREST", kind="nearest", lat_deg=29.56, lon_deg=106.55, systems="GPS+GAL+BDS"))
         if db.scalar(select(NtripUser).where(NtripUser.username == DEMO_USER)) is None:

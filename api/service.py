@@ -26,7 +26,7 @@ from ntrip_caster.server import Caster
 from rtk_engine import gnss_time as gt
 
 from .app import create_app
-from .caster_sync import accounts_from_db, apply_to_caster, mounts_from_db
+from .caster_sync import accounts_from_db, mounts_from_db
 from .live import LiveState
 from .models import ArchiveFile, Mountpoint, NtripUser, QualitySample, Station, StationEvent, utcnow
 from .settings import Settings
@@ -75,8 +75,9 @@ class Service:
         if caster is None:
             return
         cfg = self._caster_config()
-        result = apply_to_caster(caster, cfg.accounts, cfg.mounts)
-        log.info("caster reconfigured after %s change: %s", what, result)
+        caster.set_accounts(cfg.accounts)
+        caster.set_mounts(cfg.mounts)
+        log.info("caster reconfigured after a change of %s", what)
         self._sync_ingests()
 
     def _sync_ingests(self) -> None:

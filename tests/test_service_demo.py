@@ -67,6 +67,17 @@ def test_demo_service_streams_decodable_rtcm_and_survives_restart(tmp_path):
         c2 = NtripClient(f"ntrip://late:late-secret@127.0.0.1:{port}/CQ02_MSM7", version=1)
         got = await asyncio.wait_for(c2.stream(reconnect=False).__anext__(), 10)
         assert got
+        # the MSM4 view of the same station carries MSM4 (re-quantised from the MSM7 source)
+        dec4 = Rtcm3Decoder(gt.now_gpst_ns())
+        c3 = NtripClient(f"ntrip://demo:demo-rover@127.0.0.1:{port}/CQ01_MSM4", version=2)
+
+        async def read4():
+            async for chunk in c3.stream(reconnect=False):
+                dec4.feed(chunk)
+                if dec4.counters.epochs >= 2:
+                    return
+        await asyncio.wait_for(read4(), 15)
+        assert {1074, 1094, 1124} <= set(dec4.counters.decoded) and 1077 not in dec4.counters.decoded
         svc.persist_quality()
         return {i: q.quality.epochs for i, q in svc.live.ingests.items()}
 
