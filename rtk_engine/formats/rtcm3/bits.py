@@ -138,7 +138,6 @@ def pack_uint_array(values: Iterable[int] | np.ndarray, width: int) -> np.ndarra
 
 
 # ------------------------------------------------------------ gather of mixed-width fields
-_BYTE8 = np.arange(8, dtype=np.int64)
 
 
 def gather_fields(payload: bytes, starts: np.ndarray, widths: np.ndarray, signed: np.ndarray) -> np.ndarray:

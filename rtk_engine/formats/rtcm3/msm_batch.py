@@ -19,7 +19,6 @@ from .msm import CNR_DBHZ, FINE_PH_MS, FINE_PR_MS, HEADER_BITS, _cell_mask, _lay
 
 RANGE_MS_M = CLIGHT * 1e-3
 _N_LOCK_STATE = T.N_SYS * 65 * 33
-_BYTE8 = np.arange(8, dtype=np.int64)
 
 
 @dataclass
