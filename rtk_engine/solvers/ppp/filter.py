@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
 from rtk_engine import gnss_time
 from rtk_engine.models.geometry import geometric_range
@@ -69,6 +68,7 @@ class PppFilter:
         self.amb_on = np.zeros(n_sats, bool)
         self.t_prev: int | None = None
         self.extra = clock_sigma_extra_m
+        self.last_seen = np.zeros(n_sats, np.int64)
         self.outliers = np.zeros(n_sats, np.int64)
         self.resets = np.zeros(n_sats, np.int64)
 
@@ -95,6 +95,11 @@ class PppFilter:
         self.P[self.iz, self.iz] += o.zwd_rw_m2_per_s * dt
         if o.gradients:
             self.P[[self.ig, self.ig + 1], [self.ig, self.ig + 1]] += o.gradient_rw_m2_per_s * dt
+        # ambiguities unobserved for longer than max_gap_s are dropped (zero covariance, re-initialised later)
+        expired = self.amb_on & ((t - self.last_seen) > o.max_gap_s * NS)
+        if expired.any():
+            self._reset(self.ia + np.flatnonzero(expired), 0.0, 0.0)
+            self.amb_on[expired] = False
         use = np.flatnonzero(inp.usable[k])
         nan = EpochResult(False, np.full(3, np.nan), np.full((3, 3), np.nan), 0, np.full(self.G, np.nan),
                           float("nan"), np.zeros(self.G, int))
@@ -115,6 +120,7 @@ class PppFilter:
             self._reset(self.ia + r, (Lp - mp)[reset] - (Pc - mc)[reset], o.amb_sigma0_m)
             self.amb_on[r] = True
             self.resets[r] += 1
+        self.last_seen[use] = t
         # ---- receiver clocks: white noise, prior centred on this epoch's code residuals
         rho, los = geometric_range(sat, self.x[:3] + inp.tide_m[k])
         zwd = self.x[self.iz]
@@ -128,9 +134,13 @@ class PppFilter:
 
         m = use.size
         scale = inp.sigma_scale[k, use] * inp.lam_if_factor[use]
-        R = np.concatenate([(o.code_sigma_m * scale) ** 2, (o.phase_sigma_m * scale) ** 2 + self.extra**2])
+        R = np.concatenate([(o.code_sigma_m * scale * inp.code_sigma_factor[use]) ** 2, (o.phase_sigma_m * scale) ** 2 + self.extra**2])
         code_ok = np.ones(m, bool)
-        states = np.concatenate([np.arange(self.ia), amb])
+        # every live state takes part in the update (ambiguities of satellites missing this epoch keep
+        # consistent cross-covariances); H has zero columns for them
+        live_amb = np.flatnonzero(self.amb_on)
+        states = np.concatenate([np.arange(self.ia), self.ia + live_amb])
+        amb_col = self.ia + np.searchsorted(live_amb, use)
         na = states.size
         for _ in range(o.max_rejections + 1):
             x = self.x
@@ -146,7 +156,7 @@ class PppFilter:
             H[m:, self.iz] = mw
             H[:m, self.ig:self.ig + 2] = mg
             H[m:, self.ig:self.ig + 2] = mg
-            H[m + np.arange(m), self.ia + np.arange(m)] = 1.0
+            H[m + np.arange(m), amb_col] = 1.0
             rows = np.concatenate([code_ok, np.ones(m, bool)])
             Pa = self.P[np.ix_(states, states)]
             Hr = H[rows]
@@ -165,13 +175,13 @@ class PppFilter:
                 self.outliers[use[ridx % m]] += 1
                 continue
             break
-        try:
-            cf = cho_factor(Sm)
-            K = cho_solve(cf, PHt.T).T
-        except LinAlgError:
+        try:  # numpy's solve: scipy's cho_solve is 20x slower here when BLAS threads compete for 2 cores
+            K = np.linalg.solve(Sm, PHt.T).T
+        except np.linalg.LinAlgError:
             return nan
         self.x[states] += K @ v[rows]
-        Pn = Pa - K @ PHt.T
+        IKH = np.eye(na) - K @ Hr  # Joseph form: stays positive definite with 1e4 m^2 priors next to mm^2 noise
+        Pn = IKH @ Pa @ IKH.T + (K * R[rows]) @ K.T
         self.P[np.ix_(states, states)] = 0.5 * (Pn + Pn.T)
         n_per = np.bincount(g, minlength=self.G)
         return EpochResult(True, self.x[:3].copy(), self.P[:3, :3].copy(), int(m), self.x[3:3 + self.G].copy(),

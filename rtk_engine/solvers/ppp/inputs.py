@@ -78,6 +78,7 @@ class PppInputs:
     grad_map: np.ndarray  # [E, S, 2] partials of the slant delay w.r.t. north and east gradients
     elevation_rad: np.ndarray
     sigma_scale: np.ndarray  # multiplies the zenith sigmas (elevation weighting, GEO down-weighting)
+    code_sigma_factor: np.ndarray  # [S] extra factor on the code sigma (uncorrected code biases)
     slip: np.ndarray  # bool: reset the ambiguity at this epoch
     usable: np.ndarray  # bool: code and phase usable
     tide_m: np.ndarray  # [E, 3]
@@ -355,9 +356,12 @@ def prepare(obs: ObsBlock, sp3, clk=None, atx=None, options: PppOptions | None =
     grad_map = np.stack([mg * np.cos(np.nan_to_num(az)), mg * np.sin(np.nan_to_num(az))], axis=-1)
     sig = 1.0 / np.sin(np.maximum(el, np.radians(5.0)))
     sig = np.where(is_bds_geo(sats)[None, :], sig / o.bds_geo_weight, sig)
+    code_scale = np.ones(S)
+    if osb is None:
+        code_scale[sys_ == "C"] = o.bds_code_sigma_factor
     return PppInputs(time_ns=t, sats=sats, clock_group=gidx, clock_groups=tuple(groups), code_if_m=P_if,
                      phase_if_m=L_if, sat_apc_m=sat_pos, model_code_m=model_code, model_phase_m=model_phase,
-                     wet_map=mw, grad_map=grad_map, elevation_rad=el, sigma_scale=sig, slip=slip, usable=usable, tide_m=tide,
+                     wet_map=mw, grad_map=grad_map, elevation_rad=el, sigma_scale=sig, code_sigma_factor=code_scale, slip=slip, usable=usable, tide_m=tide,
                      apriori_ecef_m=apriori, zwd0_m=zwd0, lam_if_factor=noise_factor, f1_hz=f1, f2_hz=f2,
                      diagnostics=diag)
 

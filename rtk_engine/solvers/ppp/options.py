@@ -33,6 +33,9 @@ class PppOptions:
     # clocks); None: chosen from the clock sampling (0 for <= 30 s, see filter.clock_interp_sigma_m).
     clock_interp_sigma_m: float | None = None
     bds_geo_weight: float = 0.2  # weight factor (variance / factor^2 ... as sigma * 1/factor) for BeiDou GEOs
+    # BeiDou IF code carries satellite code biases (clocks referenced to B3I, TGD/DCB of several ns) unless
+    # a SINEX-BIAS file corrects them: its code sigma is widened by this factor when no biases are given.
+    bds_code_sigma_factor: float = 4.0
     bds3_own_clock: bool = True  # BDS-3 (C19+) gets its own receiver clock state (ISB vs BDS-2)
     zwd_rw_m2_per_s: float = (1e-4) ** 2  # ZWD random walk [m^2/s] (~6 mm/sqrt(h))
     zwd_sigma0_m: float = 0.3
