@@ -88,6 +88,11 @@ class PppInputs:
     f1_hz: np.ndarray  # [S]
     f2_hz: np.ndarray  # [S]
     diagnostics: PppDiagnostics
+    # ingredients the stream needs to continue slip detection and wind-up across epochs
+    gf_m: np.ndarray | None = None  # geometry-free phase [m]
+    mw_cyc: np.ndarray | None = None  # Melbourne-Wuebbena [wide-lane cycles]
+    lli: np.ndarray | None = None  # bool
+    windup_cyc: np.ndarray | None = None  # continuous wind-up [cycles] (NaN where not computed)
 
 
 def _pick(obs: ObsBlock, system: str, prefs: tuple[str, ...], arr: np.ndarray, rows: np.ndarray) -> int | None:
@@ -179,10 +184,12 @@ def code_lsq(sat_pos: np.ndarray, sat_clk_m: np.ndarray, code_m: np.ndarray, gro
     return x
 
 
-def prepare(obs: ObsBlock, sp3, clk=None, atx=None, options: PppOptions | None = None, osb=None) -> PppInputs:
+def prepare(obs: ObsBlock, sp3, clk=None, atx=None, options: PppOptions | None = None, osb=None,
+            apriori_ecef_m: np.ndarray | None = None) -> PppInputs:
     """Build the filter inputs for ``obs`` with products ``sp3`` (:class:`Sp3`), ``clk`` (:class:`Clk` or
     None for the SP3 clock column), ``atx`` (:class:`Antex` or None) and optional code biases ``osb``
-    (:class:`rtk_engine.formats.sinex_bias.SinexBias`)."""
+    (:class:`rtk_engine.formats.sinex_bias.SinexBias`). ``apriori_ecef_m`` [3] replaces the code-only
+    seed as the point where the position-dependent models are evaluated (used by the stream)."""
     o = options or PppOptions()
     diag = PppDiagnostics()
     obs = obs.select_systems(o.systems)
@@ -254,7 +261,9 @@ def prepare(obs: ObsBlock, sp3, clk=None, atx=None, options: PppOptions | None =
     ok_seed = np.all(np.isfinite(seed), axis=-1)
     if not ok_seed.any():
         raise ValueError("PPP: no epoch has enough satellites with valid products for a code solution")
-    if o.mode == "static":
+    if apriori_ecef_m is not None and np.all(np.isfinite(apriori_ecef_m)):
+        apriori = np.broadcast_to(np.asarray(apriori_ecef_m, float), (E, 3)).copy()
+    elif o.mode == "static":
         apriori = np.broadcast_to(np.median(seed[ok_seed], axis=0), (E, 3)).copy()
     else:
         idx = np.where(ok_seed, np.arange(E), -1)
@@ -335,6 +344,7 @@ def prepare(obs: ObsBlock, sp3, clk=None, atx=None, options: PppOptions | None =
         rr = np.linalg.norm(apriori, axis=-1)[:, None]
         shapiro = 2.0 * GM_EARTH / CLIGHT**2 * np.log((rs + rr + rng) / (rs + rr - rng))
     windup_m = np.zeros((E, S))
+    windup_cyc = np.full((E, S), np.nan)
     if o.windup:
         q = np.flatnonzero(usable.reshape(-1))
         eq, sq = np.unravel_index(q, (E, S))
@@ -342,7 +352,8 @@ def prepare(obs: ObsBlock, sp3, clk=None, atx=None, options: PppOptions | None =
                                    orbit_normal=is_bds_geo(sats[sq]))
         frac = np.full((E, S), np.nan)
         frac[eq, sq] = windup_fraction(sat_pos[eq, sq], axes, apriori[eq])
-        windup_m = np.nan_to_num(unwrap_cycles(frac)) * (CLIGHT / (f1 + f2))[None, :]
+        windup_cyc = unwrap_cycles(frac)
+        windup_m = np.nan_to_num(windup_cyc) * (CLIGHT / (f1 + f2))[None, :]
     tide = solid_earth_tide_ecef(t, apriori) if o.tides else np.zeros((E, 3))
 
     model_code = -sat_clk_m + zhd[:, None] * mh + zwd0[:, None] * mw + shapiro + ant_m
@@ -350,6 +361,7 @@ def prepare(obs: ObsBlock, sp3, clk=None, atx=None, options: PppOptions | None =
 
     # ---- cycle slips: LLI, geometry-free and Melbourne-Wuebbena jumps, gaps
     slip = detect_slips(t, L1, L2, P1, P2, f1, f2, lli, usable, o)
+    gf, mw_c = gf_mw(L1, L2, P1, P2, f1, f2)
     # Chen & Herring (1997) gradient mapping: m_g = 1 / (sin(el) tan(el) + 0.0032)
     elc = np.maximum(np.nan_to_num(el, nan=np.pi / 2), np.radians(3.0))
     mg = 1.0 / (np.sin(elc) * np.tan(elc) + 0.0032)
@@ -363,17 +375,22 @@ def prepare(obs: ObsBlock, sp3, clk=None, atx=None, options: PppOptions | None =
                      phase_if_m=L_if, sat_apc_m=sat_pos, model_code_m=model_code, model_phase_m=model_phase,
                      wet_map=mw, grad_map=grad_map, elevation_rad=el, sigma_scale=sig, code_sigma_factor=code_scale, slip=slip, usable=usable, tide_m=tide,
                      apriori_ecef_m=apriori, zwd0_m=zwd0, lam_if_factor=noise_factor, f1_hz=f1, f2_hz=f2,
-                     diagnostics=diag)
+                     diagnostics=diag, gf_m=gf, mw_cyc=mw_c, lli=lli, windup_cyc=windup_cyc)
+
+
+def gf_mw(L1, L2, P1, P2, f1, f2):
+    """Geometry-free phase [m] and Melbourne-Wuebbena combination [wide-lane cycles]."""
+    lam1, lam2 = CLIGHT / f1, CLIGHT / f2
+    gf = lam1 * L1 - lam2 * L2
+    mw = ((f1 * lam1 * L1 - f2 * lam2 * L2) / (f1 - f2) - (f1 * P1 + f2 * P2) / (f1 + f2)) / (CLIGHT / (f1 - f2))
+    return gf, mw
 
 
 def detect_slips(t, L1, L2, P1, P2, f1, f2, lli, usable, o: PppOptions) -> np.ndarray:
     """Ambiguity reset flags ``[E, S]``: first epoch of an arc, LLI, GF/MW jumps against the
     previous usable epoch of the same satellite, or a gap longer than ``max_gap_s``."""
     E, S = L1.shape
-    lam1, lam2 = CLIGHT / f1, CLIGHT / f2
-    gf = lam1 * L1 - lam2 * L2
-    lam_wl = CLIGHT / (f1 - f2)
-    mw = ((f1 * lam1 * L1 - f2 * lam2 * L2) / (f1 - f2) - (f1 * P1 + f2 * P2) / (f1 + f2)) / lam_wl
+    gf, mw = gf_mw(L1, L2, P1, P2, f1, f2)
     idx = np.where(usable, np.arange(E)[:, None], -1)
     prev = np.full((E, S), -1)
     prev[1:] = np.maximum.accumulate(idx, axis=0)[:-1]
