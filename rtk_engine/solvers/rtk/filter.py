@@ -81,8 +81,15 @@ class RtkFilter:
         self.base_pos = np.asarray(base_pos, float)
         s, f = wavelength_m.shape
         self.shape = (s, f)
-        self.nx = NP + s * f
+        self.nx = NP + s * f + s
         self.amb_idx = (NP + np.arange(s * f)).reshape(s, f)
+        # single-difference slant ionospheric delay at 1575.42 MHz [m], one per satellite (used when
+        # ionosphere estimation is on); mu scales it to each signal: (f_L1 / f)^2
+        self.iono_idx = NP + s * f + np.arange(s)
+        self.iono_active = np.zeros(s, bool)
+        self.iono_outage = np.zeros(s, int)
+        self.mu = (wavelength_m / (299_792_458.0 / 1575.42e6)) ** 2
+        self.use_iono: bool | None = None if opts.iono == "auto" else opts.iono == "estimate"
         self.x = np.zeros(self.nx)
         self.P = np.zeros((self.nx, self.nx))
         self.active = np.zeros((s, f), bool)
@@ -115,6 +122,31 @@ class RtkFilter:
         self.P[idx, idx] = self.opts.noise.amb_init_std_cyc ** 2
         self.active[mask] = True
         self.lock[mask] = 0
+
+    def _iono_time_update(self, ok: np.ndarray, dt: float) -> None:
+        """Activate ionosphere states of observed satellites, random-walk them, drop long-lost ones."""
+        n = self.opts.noise
+        seen = ok.any(axis=1)
+        self.iono_outage = np.where(seen, 0, self.iono_outage + 1)
+        drop = self.iono_active & (self.iono_outage > self.opts.slip.max_outage_epochs)
+        if drop.any():
+            idx = self.iono_idx[drop]
+            self.x[idx] = 0.0
+            self.P[idx, :] = 0.0
+            self.P[:, idx] = 0.0
+            self.iono_active[drop] = False
+        act = self.iono_idx[self.iono_active]
+        if act.size and dt:
+            self.P[act, act] += n.iono_process_m_per_sqrt_s ** 2 * abs(dt)
+        new = seen & ~self.iono_active
+        if new.any():
+            base_km = max(np.linalg.norm(self.x[:NP] - self.base_pos) / 1e3, 1.0)
+            idx = self.iono_idx[new]
+            self.x[idx] = 0.0
+            self.P[idx, :] = 0.0
+            self.P[:, idx] = 0.0
+            self.P[idx, idx] = (n.iono_std_m_per_10km * base_km / 10.0) ** 2
+            self.iono_active[new] = True
 
     def _sd_var(self, el: np.ndarray) -> np.ndarray:
         """Single-difference phase variance [m^2] per satellite (rover + base)."""
@@ -166,6 +198,9 @@ class RtkFilter:
             q = opts.noise.static_pos_process_m_per_sqrt_s ** 2 * abs(dt)
             self.P[:NP, :NP] += np.eye(3) * q
 
+        if self.use_iono and not first:
+            self._iono_time_update(ok, dt)
+
         sd_phase = phr - phb
         sd_code = cr - cb
         new = ok & ~self.active
@@ -179,6 +214,11 @@ class RtkFilter:
             if seed is not None:
                 self.x[:NP] = seed
                 self.P[:NP, :NP] = np.eye(3) * opts.noise.kinematic_pos_std_m ** 2
+            if self.use_iono is None:  # "auto": decided on the first epoch's baseline length
+                base_km = np.linalg.norm((seed if seed is not None else self.base_pos) - self.base_pos) / 1e3
+                self.use_iono = bool(base_km > opts.iono_auto_baseline_km)
+            if self.use_iono:
+                self._iono_time_update(ok, 0.0)
 
         # ---- measurement update (iterated when the position moves far from the prior)
         rows = None
@@ -294,7 +334,16 @@ class RtkFilter:
             v_code = y_code[i_s, i_f] - y_code[j_s, j_f]
             h_pos = -(los[i_s] - los[j_s])
 
-            ix = np.r_[np.arange(NP), self.amb_idx[self.active]]
+            iono_on = bool(self.use_iono) and self.iono_active[i_s].all() and self.iono_active[j_s].all()
+            if iono_on:
+                ion_i, ion_j = self.iono_idx[i_s], self.iono_idx[j_s]
+                mu_i, mu_j = self.mu[i_s, i_f], self.mu[j_s, j_f]
+                dd_ion = mu_i * x_lin[ion_i] - mu_j * x_lin[ion_j]
+                v_phi = v_phi + dd_ion  # phase advance: model -mu I
+                v_code = v_code - dd_ion
+                ix = np.r_[np.arange(NP), self.amb_idx[self.active], self.iono_idx[self.iono_active]]
+            else:
+                ix = np.r_[np.arange(NP), self.amb_idx[self.active]]
             col = np.full(self.nx, -1)
             col[ix] = np.arange(ix.size)
             m = nonref.size
@@ -304,6 +353,11 @@ class RtkFilter:
             r = np.arange(m)
             H[r, col[amb_i]] = wl[i_s, i_f]
             H[r, col[amb_j]] = -wl[j_s, j_f]
+            if iono_on:
+                H[r, col[ion_i]] = -mu_i
+                H[r, col[ion_j]] = mu_j
+                H[m + r, col[ion_i]] = mu_i
+                H[m + r, col[ion_j]] = -mu_j
             var_sd = self._sd_var(el)
             vi, vj = var_sd[i_s], var_sd[j_s]
             gn = g[nonref]

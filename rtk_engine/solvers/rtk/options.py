@@ -25,6 +25,8 @@ class NoiseOptions:
     amb_init_std_cyc: float = 30.0
     kinematic_pos_std_m: float = 30.0
     static_pos_process_m_per_sqrt_s: float = 0.0
+    iono_std_m_per_10km: float = 0.03
+    iono_process_m_per_sqrt_s: float = 0.001
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ class RtkOptions:
     max_freqs: int = 2
     elevation_mask_deg: float = 15.0
     max_age_s: float = 30.0
+    iono: str = "auto"
+    iono_auto_baseline_km: float = 10.0
     bands: dict = field(default_factory=_default_bands)
     noise: NoiseOptions = field(default_factory=NoiseOptions)
     ar: ArOptions = field(default_factory=ArOptions)
@@ -99,6 +103,8 @@ class RtkOptions:
             raise RtkOptionsError(f"mode must be 'kinematic' or 'static', not {self.mode!r}")
         if self.direction not in ("forward", "backward", "combined"):
             raise RtkOptionsError(f"direction must be forward, backward or combined, not {self.direction!r}")
+        if self.iono not in ("off", "estimate", "auto"):
+            raise RtkOptionsError(f"iono must be off, estimate or auto, not {self.iono!r}")
         if self.ar.mode not in ("off", "instantaneous", "continuous", "fix-and-hold"):
             raise RtkOptionsError(f"ar.mode must be off, instantaneous, continuous or fix-and-hold, not {self.ar.mode!r}")
         if not 1 <= self.max_freqs <= 5:

@@ -1,0 +1,81 @@
+"""BeiDou RTK on simulated baselines (no real BeiDou base + rover pair exists in our data).
+
+The simulator (``rtk_engine.simulate``) synthesises code/phase/Doppler from the real broadcast
+ephemerides of BRD400DLR 2023-03-12 for stations around Chongqing (BeiDou GEOs high in the sky),
+with troposphere residuals, a Klobuchar ionosphere with a 1.5 mm/km vertical gradient, multipath
+and noise, and gives the exact truth. Signals: B1I, B2I, B3I (BDS-2/3) and B1C, B2a (BDS-3 only).
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from rtk_engine import gnss_time as gt
+from rtk_engine.geodesy.ellipsoid import ecef_to_enu
+from rtk_engine.satellites import is_bds3, is_bds_geo
+from rtk_engine.solution import Quality
+from rtk_engine.solvers.rtk import load_options, prepare, solve
+from tests.conftest import shared_path
+
+pytest.importorskip("rtk_engine.orbits.broadcast")
+simulate = pytest.importorskip("rtk_engine.simulate")
+
+BRD4 = "nav/BRD400DLR_S_20230710000_01D_MN.rnx.gz"
+T0 = int(gt.from_calendar(2023, 3, 12, 4, 0, 0))
+
+
+@functools.lru_cache(maxsize=None)
+def _sim():
+    from rtk_engine.formats.rinex_nav import read_nav
+
+    nav = read_nav(shared_path(BRD4))
+    st = simulate.network_around(*simulate.CHONGQING_LLH_DEG, {"BASE": (0.0, 0.0), "R05": (5.0, 60.0),
+                                                               "R20": (20.0, 135.0, 40.0)})
+    return nav, simulate.simulate_network(nav, st, T0, 120, 1.0, simulate.SimConfig(systems="GC"), seed=3)
+
+
+def _run(rover: str, **opts):
+    nav, sims = _sim()
+    o = load_options(**opts)
+    sol, rep = solve(sims[rover].block, sims["BASE"].block, nav, sims["BASE"].truth_ecef_m, o)
+    enu = ecef_to_enu(sol.ecef_m, sims[rover].truth_ecef_m)
+    return sol, rep, enu, o
+
+
+def test_beidou_geo_igso_meo_and_bds3_signals_are_used():
+    nav, sims = _sim()
+    o = load_options(systems="C", bands={"C": ["2", "6", "1", "5"]}, max_freqs=4)
+    A = prepare(sims["R05"].block, sims["BASE"].block, nav, sims["BASE"].truth_ecef_m, o)
+    used = np.isfinite(A.el_b_rad).any(axis=0) & (np.nanmax(A.el_b_rad, axis=0) > np.radians(15))
+    assert is_bds_geo(A.sats[used]).sum() >= 3  # GEOs in the float solution (kept out of AR by default)
+    assert not A.fixable[is_bds_geo(A.sats)].any()
+    b1c = np.isfinite(A.phase_r[:, :, 2]).any(axis=0)  # slot 2 = band 1 (B1C)
+    assert b1c.any() and np.all(is_bds3(A.sats[b1c]))  # B1C only where BDS-3 transmits it
+
+
+@pytest.mark.parametrize("systems", ["C", "GC"])
+def test_5km_beidou_fixes_within_30s(systems):
+    sol, rep, enu, _ = _run("R05", systems=systems)
+    fixed = sol.quality == Quality.FIX
+    h = np.linalg.norm(enu[:, :2], axis=1)
+    print(f"\nsim 5 km {systems}: fix {fixed.mean():.0%}, TTFF {rep.time_to_first_fix_s:.0f} s, "
+          f"max horizontal {h[fixed].max() * 1e3:.1f} mm")
+    assert rep.time_to_first_fix_s <= 30.0  # issue: fixed within 30 s
+    assert fixed[30:].mean() >= 0.95
+    # the simulated differential ionosphere alone is ~2 cm on low DD pairs at 5 km (1.5 mm/km vertical,
+    # mapped); with it unmodelled (iono "auto" = off below 10 km) fixed epochs stay within 3 cm
+    assert h[fixed].max() <= 0.03
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue goal not reached: fixed horizontal error <= 1 cm at 5 and 20 km "
+                                       "needs better ionosphere handling (measured 1.2-2.4 cm at 5 km, no fix at "
+                                       "20 km with ionosphere states within 120 s)")
+@pytest.mark.parametrize("rover", ["R05", "R20"])
+def test_issue_goal_1cm_horizontal(rover):
+    sol, rep, enu, _ = _run(rover, systems="C", iono="estimate", max_freqs=3)
+    fixed = sol.quality == Quality.FIX
+    assert rep.time_to_first_fix_s <= 30.0
+    assert np.linalg.norm(enu[fixed, :2], axis=1).max() <= 0.01
