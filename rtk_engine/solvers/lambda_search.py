@@ -52,20 +52,23 @@ class LambdaResult:
 
 
 def ltdl(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``Q = L^T diag(D) L`` for symmetric positive definite ``Q``; returns (L, D)."""
-    a = np.array(q, dtype=float)
-    n = a.shape[0]
-    lmat = np.zeros((n, n))
-    d = np.zeros(n)
-    for i in range(n - 1, -1, -1):
-        d[i] = a[i, i]
-        if not d[i] > 0.0:
-            raise LambdaError(f"ambiguity covariance not positive definite (pivot {i}: {d[i]:.3g})")
-        row = a[i, : i + 1] / math.sqrt(d[i])
-        lmat[i, : i + 1] = row
-        a[:i, :i] -= np.outer(row[:i], row[:i])
-        lmat[i, : i + 1] /= lmat[i, i]
-    return lmat, d
+    """``Q = L^T diag(D) L`` for symmetric positive definite ``Q``; returns (L, D).
+
+    One Cholesky factorisation of the index-reversed matrix: if ``J Q J = C C^T`` (``J`` the
+    reversal, ``C`` lower) then ``U = J C J`` is upper with ``Q = U U^T``, so ``D = diag(U)^2`` and
+    ``L^T = U diag(U)^-1``.
+    """
+    a = np.asarray(q, dtype=float)
+    try:
+        c = np.linalg.cholesky(a[::-1, ::-1])
+    except np.linalg.LinAlgError:
+        raise LambdaError("ambiguity covariance not positive definite") from None
+    u = c[::-1, ::-1]
+    du = np.diag(u)
+    if not np.all(du > 0.0):
+        raise LambdaError("ambiguity covariance not positive definite")
+    lmat = (u / du[None, :]).T
+    return lmat, du * du
 
 
 def reduce(lmat: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
