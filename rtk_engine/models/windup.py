@@ -7,10 +7,12 @@ north/east (antenna pointing north), the effective dipoles are
 
     D_s = x_s - k (k . x_s) - k x y_s,        D_r = x_r - k (k . x_r) + k x y_r
 
-with ``k`` the unit vector from the satellite to the receiver, ``x_r`` = north and ``y_r`` = west
-... here written with east as -y (``y_r = -east``). The wind-up angle is the signed angle between
-them; it is made continuous along each satellite's arc by :func:`unwrap_cycles`. Units: cycles
-(multiply by the wavelength, or by ``c / (f1 + f2)`` for the ionosphere-free combination).
+with ``k`` the unit vector from the satellite to the receiver and the receiving antenna's axes
+``x_r`` = north, ``y_r`` = west (antenna oriented to north). The wind-up angle is the signed angle
+between the two dipoles (sign of ``k . (D_s x D_r)``); it is made continuous along each
+satellite's arc by :func:`unwrap_cycles`. Units: cycles (multiply by the wavelength, or by
+``c / (f1 + f2)`` for the ionosphere-free combination). Yaw manoeuvres (noon/midnight turns,
+eclipses) are not modelled: the nominal attitude flips there while the satellite turns slowly.
 """
 from __future__ import annotations
 
