@@ -132,3 +132,12 @@ def test_gsi_2005_092_static_matches_rtklib(tmp_path):
     print(f"\ngsi static: fix {rep.fix_rate:.0%} final diff to RTKLIB {d[-1] * 1e3:.1f} mm, worst epoch {d.max() * 1e3:.1f} mm")
     assert rep.fix_rate == 1.0
     assert d[-1] <= 0.01 and np.all(d <= 0.01)  # issue bound: <= 1 cm from RTKLIB's static solution
+
+
+def test_too_few_satellites_for_a_position_never_fix():
+    """QZSS alone (3-4 satellites, one DD short of a kinematic position) once gave 'fixes' 1.4 m
+    off; the fixed set must now span enough satellites to determine the position."""
+    rover, base, nav = data_078()
+    sol, _ = solve(rover, base, nav, BASE_078, load_options(systems="J", max_freqs=3))
+    fixed, h, v, worst = _errors(sol, TRUTH_078)
+    assert worst <= 0.05 and not fixed.any()

@@ -9,8 +9,9 @@
    or with a lower success rate (>= ``success_floor``) and a ``strong_ratio_factor`` times higher ratio.
    Otherwise partial AR drops the lowest remaining satellite (all its signals) and retries.
 4. False-fix gates on the fixed solution: the fixed position must be consistent with the float one
-   (chi-square on the float position covariance) and every fixed DD phase residual must stay
-   within ``fix_residual_sigma`` sigma (or ``fix_residual_floor_m``).
+   (chi-square on the float position covariance), every fixed DD phase residual must stay
+   within ``fix_residual_sigma`` sigma (or ``fix_residual_floor_m``), and the fixed set must span
+   ``min_fixed_sats`` satellites with a fixed position sigma below ``max_fixed_pos_std_m``.
 """
 from __future__ import annotations
 
@@ -130,6 +131,11 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
             continue
         Pxs = Qxa[:NP, sel]
         cov = Pa[:NP, :NP] - Pxs @ chol_solve(cq, Pxs.T)
+        # the fixed ambiguities must determine the position: enough satellites, small covariance
+        n_sats_fixed = np.unique(np.r_[ss[nonref][sel], ss[ref[nonref]][sel]]).size
+        if n_sats_fixed < o.min_fixed_sats or np.sqrt(np.trace(cov)) > o.max_fixed_pos_std_m:
+            reason = f"fixed set of {n_sats_fixed} satellites does not determine the position"
+            break
         return ArResult(True, ratio=ratio, pos=x_fix[:NP], cov=0.5 * (cov + cov.T), n_fixed=n_sel,
                         success_rate=res.success_rate, ix=ix, T=T[sel], fixed_amb=afix)
     return ArResult(False, ratio=first_ratio or 0.0, reason=reason)

@@ -46,6 +46,8 @@ class ArOptions:
     fix_float_chi2: float = 25.0
     fix_residual_sigma: float = 4.0
     fix_residual_floor_m: float = 0.02
+    min_fixed_sats: int = 5
+    max_fixed_pos_std_m: float = 0.05
     hold_min_fix: int = 3
     hold_var_cyc2: float = 0.001
 
