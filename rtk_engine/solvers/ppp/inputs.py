@@ -21,7 +21,7 @@ import numpy as np
 
 from rtk_engine import gnss_time
 from rtk_engine.constants import CLIGHT
-from rtk_engine.geodesy.ellipsoid import ecef_to_geodetic, enu_rotation
+from rtk_engine.geodesy.ellipsoid import enu_rotation
 from rtk_engine.models.geometry import az_el_from_los, geometric_range
 from rtk_engine.models.tides import solid_earth_tide_ecef
 from rtk_engine.models.troposphere import niell_mapping, saastamoinen_zenith

@@ -10,7 +10,6 @@ with the satellites that are valid and say which were not.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import re
 from dataclasses import dataclass, field
