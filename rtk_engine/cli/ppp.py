@@ -99,7 +99,18 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"beidou ppp: {exc}", file=sys.stderr)
         return 1
-    for sat, problems in coverage_report(sp3, clk, inp.sats, int(obs.time_ns[0]), int(obs.time_ns[-1])).items():
+    from .. import gnss_time
+    t_first, t_last = int(obs.time_ns[0]), int(obs.time_ns[-1])
+    for name, prod in (("SP3", sp3), ("CLK", clk)):
+        if prod is None or prod.time_ns.size == 0:
+            continue
+        if prod.time_ns[0] > t_first or prod.time_ns[-1] < t_last:
+            n_out = int(np.sum((obs.time_ns < prod.time_ns[0]) | (obs.time_ns > prod.time_ns[-1])))
+            notes.append(f"{name} spans {gnss_time.to_iso(int(prod.time_ns[0]))[:19]} - "
+                         f"{gnss_time.to_iso(int(prod.time_ns[-1]))[:19]}, observations "
+                         f"{gnss_time.to_iso(t_first)[:19]} - {gnss_time.to_iso(t_last)[:19]}: "
+                         f"{n_out} epochs outside the product cannot be solved")
+    for sat, problems in coverage_report(sp3, clk, inp.sats, t_first, t_last).items():
         notes.append(f"{sat}: " + "; ".join(problems))
     bar = None
     if not args.quiet and obs.n_epochs > 200:
