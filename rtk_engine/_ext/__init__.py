@@ -1,0 +1,66 @@
+"""Optional compiled (Cython) kernels for the hottest loops of the engine, with a numpy fallback.
+
+The sources are ``*.pyx`` files here; ``make ext`` (``tools/build_ext.py``) compiles them in place
+when a C compiler is present. Nothing requires them: :func:`kernel` returns ``None`` when a module
+is not built (or is disabled), and the caller then runs its pure-Python/numpy reference, which
+gives the same numbers (``tests/test_rtk_ext.py``).
+
+Kernels:
+
+* ``lambda_core.reduce(L, D) -> (L, D, Z)`` and ``lambda_core.search(L, D, zs, m) -> (cand, sq)``:
+  drop-in for :func:`rtk_engine.solvers.lambda_search.reduce` / ``search`` (LAMBDA decorrelation and
+  MLAMBDA search, about half of the RTK engine's time per epoch in pure Python).
+
+Switches: the environment variable ``BEIDOU_NO_EXT=1`` (read at import) or :func:`set_enabled`.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+from typing import Callable
+
+__all__ = ["available", "enabled", "kernel", "set_enabled", "status"]
+
+_MODULES = ("lambda_core",)
+_loaded: dict[str, ModuleType | None] = {}
+_enabled = os.environ.get("BEIDOU_NO_EXT", "") in ("", "0")
+
+
+def _load(name: str) -> ModuleType | None:
+    if name not in _loaded:
+        try:
+            _loaded[name] = importlib.import_module(f"{__name__}.{name}")
+        except ImportError:  # not built (no compiler at install time) or built for another Python
+            _loaded[name] = None
+    return _loaded[name]
+
+
+def available(name: str = "lambda_core") -> bool:
+    """True when the compiled module ``name`` is built and importable (regardless of the switch)."""
+    return _load(name) is not None
+
+
+def enabled() -> bool:
+    """The process-wide switch (``BEIDOU_NO_EXT`` / :func:`set_enabled`)."""
+    return _enabled
+
+
+def set_enabled(flag: bool) -> bool:
+    """Turn the compiled kernels on or off for this process; returns the previous setting."""
+    global _enabled
+    prev, _enabled = _enabled, bool(flag)
+    return prev
+
+
+def kernel(module: str, func: str) -> Callable | None:
+    """The compiled function ``module.func``, or ``None`` (not built or switched off) -> use numpy."""
+    if not _enabled:
+        return None
+    mod = _load(module)
+    return None if mod is None else getattr(mod, func)
+
+
+def status() -> dict[str, bool]:
+    """Which compiled modules are built, e.g. ``{"lambda_core": True}``."""
+    return {name: available(name) for name in _MODULES}
