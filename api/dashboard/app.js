@@ -159,7 +159,8 @@ function renderCaster(c, stations) {
     { name: "sources", points: pts("sources"), color: "#2ecc71" }], yMin: 0, digits: 0 });
   lineChart($("load-bytes"), { title: "Throughput kB/s", series: [
     { name: "in", points: pts("bin", 1e-3), color: "#3fa7ff" },
-    { name: "out", points: pts("bout", 1e-3), color: "#da77f2" }], yMin: 0, digits: 1 });
+    { name: "out", points: pts("bout", 1e-3), color: "#da77f2" }], yMin: 0, digits: 1,
+    empty: c.running ? "measuring (needs two refreshes)" : "caster not running" });
 
   const body = $("mounts-table").tBodies[0];
   body.innerHTML = c.mounts.length ? c.mounts.map((m) => `<tr>
@@ -184,27 +185,47 @@ function renderStations(fc) {
     return;
   }
   const now = Date.now();
-  body.innerHTML = fc.features.map((f) => {
+  syncRows(body, fc.features.map((f) => {
     const p = f.properties, q = p.quality;
     const last = q && utcDate(q.last_epoch_utc);
     const age = last ? (now - last.getTime()) / 1000 : null;
     const mount = p.mountpoint ? `<span class="dot ${p.mount_live ? "on" : p.mount_live === false ? "off" : ""}"></span>${esc(p.mountpoint)}`
       + (p.mount_clients ? `<span class="sub">${p.mount_clients} rovers</span>` : "") : `<span class="muted">—</span>`;
     const comp = q && q.completeness !== null ? q.completeness * 100 : null;
-    return `<tr data-code="${esc(p.code)}" class="${p.code === state.selected ? "selected" : ""}">
-      <td><span class="code">${esc(p.code)}</span><span class="sub">${esc(p.name)}</span></td>
-      <td><span class="pill pill-${esc(p.status)}">${esc(p.status)}</span></td>
-      <td>${mount}</td>
-      <td>${q ? satChips(q.sats_per_system) : `<span class="muted">no live data</span>`}</td>
-      <td class="num ${cls(q?.cn0_mean_dbhz, 38, 32, false)}">${fmt(q?.cn0_mean_dbhz)}</td>
-      <td class="num ${cls(comp, 95, 80, false)}">${comp === null ? "—" : fmt(comp, 1) + " %"}</td>
-      <td class="num ${cls(q?.latency_s, 2, 5)}">${fmt(q?.latency_s, 2)}</td>
-      <td class="num ${cls(q?.slips_per_1000, 5, 20)}">${fmt(q?.slips_per_1000, 2)}</td>
-      <td class="num ${cls(q?.mp1_m, 0.5, 1.0)}">${fmt(q?.mp1_m, 2)}</td>
-      <td class="num ${cls(q?.mp2_m, 0.5, 1.0)}">${fmt(q?.mp2_m, 2)}</td>
-      <td class="num ${cls(age, 10, 60)}">${last ? `${hhmmss(last)} <span class="sub">${fmtAge(age)} ago</span>` : "—"}</td>
-    </tr>`;
-  }).join("");
+    return { key: p.code, selected: p.code === state.selected, cells: [
+      [`<span class="code">${esc(p.code)}</span><span class="sub">${esc(p.name)}</span>`],
+      [`<span class="pill pill-${esc(p.status)}">${esc(p.status)}</span>`],
+      [mount],
+      [q ? satChips(q.sats_per_system) : `<span class="muted">no live data</span>`],
+      [fmt(q?.cn0_mean_dbhz), `num ${cls(q?.cn0_mean_dbhz, 38, 32, false)}`],
+      [comp === null ? "—" : fmt(comp, 1) + " %", `num ${cls(comp, 95, 80, false)}`],
+      [fmt(q?.latency_s, 2), `num ${cls(q?.latency_s, 2, 5)}`],
+      [fmt(q?.slips_per_1000, 2), `num ${cls(q?.slips_per_1000, 5, 20)}`],
+      [fmt(q?.mp1_m, 2), `num ${cls(q?.mp1_m, 0.5, 1.0)}`],
+      [fmt(q?.mp2_m, 2), `num ${cls(q?.mp2_m, 0.5, 1.0)}`],
+      [last ? `${hhmmss(last)} <span class="sub">${fmtAge(age)} ago</span>` : "—", `num ${cls(age, 10, 60)}`],
+    ] };
+  }));
+}
+
+/** Update a table body in place, row per key, touching only cells whose content changed (so rows
+ *  stay put under the pointer while the page refreshes). rows: [{key, selected, cells: [[html, class]]}] */
+function syncRows(body, rows) {
+  const have = new Map([...body.rows].filter((r) => r.dataset.code).map((r) => [r.dataset.code, r]));
+  [...body.rows].filter((r) => !r.dataset.code).forEach((r) => r.remove());
+  rows.forEach((row, i) => {
+    let tr = have.get(row.key);
+    if (!tr) { tr = document.createElement("tr"); tr.dataset.code = row.key; }
+    have.delete(row.key);
+    if (body.rows[i] !== tr) body.insertBefore(tr, body.rows[i] || null);
+    tr.classList.toggle("selected", !!row.selected);
+    row.cells.forEach(([html, klass = ""], k) => {
+      const td = tr.cells[k] || tr.appendChild(document.createElement("td"));
+      if (td._html !== html) { td.innerHTML = html; td._html = html; }
+      if (td.className !== klass.trim()) td.className = klass.trim();
+    });
+  });
+  have.forEach((tr) => tr.remove());
 }
 
 function selectStation(code) {
@@ -280,7 +301,7 @@ function lineChart(box, opts) {
   box.replaceChildren(svg);
   box.dataset.points = String(all.length);
   if (!all.length) {
-    svg.appendChild(el("text", { x: W / 2, y: H / 2 + 4, "text-anchor": "middle", class: "nodata" }, "no data in range"));
+    svg.appendChild(el("text", { x: W / 2, y: H / 2 + 4, "text-anchor": "middle", class: "nodata" }, opts.empty || "no data in range"));
     return;
   }
   const ts = all.map((p) => p[0]), vs = all.map((p) => p[1]);
@@ -364,9 +385,14 @@ function topoFeatures(topo, name) {
       const a = i >= 0 ? arcs[i] : arcs[~i].slice().reverse();
       out.push(...(k ? a.slice(1) : a));
     });
+    // rings cut at the antimeridian jump from +180 to -180: unwrap so the map does not draw a band across
+    for (let j = 1; j < out.length; j++) {
+      const d = out[j][0] - out[j - 1][0];
+      if (Math.abs(d) > 180) out[j] = [out[j][0] - 360 * Math.round(d / 360), out[j][1]];
+    }
     return out;
   };
-  return topo.objects[name].geometries.map((g) => ({
+  return topo.objects[name].geometries.filter((g) => (g.properties || {}).name !== "Antarctica").map((g) => ({
     type: "Feature", properties: g.properties || {},
     geometry: g.type === "Polygon" ? { type: "Polygon", coordinates: g.arcs.map(ring) }
       : g.type === "MultiPolygon" ? { type: "MultiPolygon", coordinates: g.arcs.map((p) => p.map(ring)) }
@@ -400,7 +426,9 @@ function drawGraticule() {
   const map = state.map, g = state.layers.grid;
   g.clearLayers();
   const b = map.getBounds(), span = Math.max(b.getEast() - b.getWest(), b.getNorth() - b.getSouth());
-  const step = [30, 10, 5, 2, 1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01].find((s) => span / s <= 12) || 0.005;
+  // the coarsest step giving at most ~12 lines; zoomed out beyond one world (span > 360 deg) stays at 30 deg
+  const steps = [30, 10, 5, 2, 1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001];
+  const step = span / 30 > 12 ? 30 : steps.filter((s) => span / s <= 12).pop() ?? 0.001;
   const digits = step >= 1 ? 0 : step >= 0.1 ? 1 : 2;
   const style = { color: "#2b4a63", weight: 0.6, interactive: false, dashArray: "2 4" };
   const w = Math.floor(b.getWest() / step) * step, e = Math.ceil(b.getEast() / step) * step;
@@ -408,7 +436,7 @@ function drawGraticule() {
   for (let lon = w; lon <= e + 1e-9; lon += step) {
     L.polyline([[s, lon], [n, lon]], style).addTo(g);
     const lab = ((lon + 540) % 360) - 180;
-    L.marker([b.getSouth(), lon], { interactive: false, icon: L.divIcon({ className: "graticule-label", iconAnchor: [-3, 14],
+    L.marker([b.getNorth(), lon], { interactive: false, icon: L.divIcon({ className: "graticule-label", iconAnchor: [-3, -2],
       html: `${Math.abs(lab).toFixed(digits)}°${lab < 0 ? "W" : "E"}` }) }).addTo(g);
   }
   for (let lat = s; lat <= n + 1e-9; lat += step) {
@@ -429,34 +457,63 @@ function popupTable(rows) {
   return `<table>${rows.map(([k, v]) => `<tr><td class="muted">${esc(k)}</td><td>${v}</td></tr>`).join("")}</table>`;
 }
 
+/** Keep one marker per key in `layer`: create, update in place (an open popup stays open), remove. */
+function syncMarkers(layer, cache, items, make, update) {
+  const seen = new Set();
+  for (const it of items) {
+    seen.add(it.key);
+    const mk = cache.get(it.key);
+    if (mk) update(mk, it); else { const m = make(it); cache.set(it.key, m); m.addTo(layer); }
+  }
+  for (const [k, mk] of cache) if (!seen.has(k)) { layer.removeLayer(mk); cache.delete(k); }
+}
+
+function stationPopup(p, lat, lon, h) {
+  const q = p.quality;
+  return `<b class="code">${esc(p.code)}</b> ${esc(p.name)}` + popupTable([
+    ["status", `<span class="pill pill-${esc(p.status)}">${esc(p.status)}</span>`],
+    ["lat, lon", `${lat.toFixed(6)}°, ${lon.toFixed(6)}°`], ["height", `${fmt(h, 3)} m`],
+    ["mountpoint", esc(p.mountpoint || "—")], ["receiver", esc(p.receiver_type || "—")],
+    ["antenna", esc(p.antenna_type || "—")],
+    ["satellites", q ? satChips(q.sats_per_system) : "no live data"]]);
+}
+
+function roverPopup(p, lat, lon, h) {
+  return `<b>rover #${esc(p.id)}</b> ${esc(p.user || "")}` + popupTable([
+    ["mount", esc(p.mount) + (p.serving && p.serving !== p.mount ? ` → ${esc(p.serving)}` : "")],
+    ["lat, lon", `${lat.toFixed(6)}°, ${lon.toFixed(6)}°`], ["height", `${fmt(h, 1)} m`],
+    ["GGA age", fmtAge(p.last_gga_age_s)], ["connected", fmtAge(p.connected_s)], ["sent", fmtBytes(p.bytes_sent)]]);
+}
+
 function renderMap(stations, rovers) {
-  const ls = state.layers.stations, lr = state.layers.rovers;
-  ls.clearLayers(); lr.clearLayers();
+  state.markers = state.markers || { stations: new Map(), rovers: new Map() };
   const pts = [];
-  for (const f of stations.features) {
-    const [lon, lat, h] = f.geometry.coordinates, p = f.properties, q = p.quality;
+  const sItems = stations.features.map((f) => {
+    const [lon, lat, h] = f.geometry.coordinates;
     pts.push([lat, lon]);
-    L.marker([lat, lon], { icon: stationIcon(p), title: `${p.code} ${p.name}`, riseOnHover: true })
-      .bindPopup(`<b class="code">${esc(p.code)}</b> ${esc(p.name)}` + popupTable([
-        ["status", `<span class="pill pill-${esc(p.status)}">${esc(p.status)}</span>`],
-        ["lat, lon", `${lat.toFixed(6)}°, ${lon.toFixed(6)}°`], ["height", `${fmt(h, 3)} m`],
-        ["mountpoint", esc(p.mountpoint || "—")], ["receiver", esc(p.receiver_type || "—")],
-        ["antenna", esc(p.antenna_type || "—")],
-        ["satellites", q ? satChips(q.sats_per_system) : "no live data"]]))
-      .on("click", () => selectStation(p.code))
-      .addTo(ls);
-  }
-  for (const f of rovers.features) {
-    const [lon, lat, h] = f.geometry.coordinates, p = f.properties;
+    return { key: f.properties.code, p: f.properties, lat, lon, h };
+  });
+  syncMarkers(state.layers.stations, state.markers.stations, sItems,
+    (it) => {
+      const m = L.marker([it.lat, it.lon], { icon: stationIcon(it.p), title: `${it.p.code} ${it.p.name}`, riseOnHover: true })
+        .bindPopup(stationPopup(it.p, it.lat, it.lon, it.h)).on("click", () => selectStation(it.p.code));
+      m._status = it.p.status;
+      return m;
+    },
+    (m, it) => {
+      m.setLatLng([it.lat, it.lon]).setPopupContent(stationPopup(it.p, it.lat, it.lon, it.h));
+      if (m._status !== it.p.status) { m.setIcon(stationIcon(it.p)); m._status = it.p.status; }
+    });
+  const rItems = rovers.features.map((f) => {
+    const [lon, lat, h] = f.geometry.coordinates;
     pts.push([lat, lon]);
-    L.circleMarker([lat, lon], { radius: 5, color: "#1a0d03", weight: 1.2, fillColor: "#ff8a3d", fillOpacity: 0.95,
-                                 className: "rover-marker" })
-      .bindPopup(`<b>rover #${esc(p.id)}</b> ${esc(p.user || "")}` + popupTable([
-        ["mount", esc(p.mount) + (p.serving && p.serving !== p.mount ? ` → ${esc(p.serving)}` : "")],
-        ["lat, lon", `${lat.toFixed(6)}°, ${lon.toFixed(6)}°`], ["height", `${fmt(h, 1)} m`],
-        ["GGA age", fmtAge(p.last_gga_age_s)], ["connected", fmtAge(p.connected_s)], ["sent", fmtBytes(p.bytes_sent)]]))
-      .addTo(lr);
-  }
+    return { key: String(f.properties.id), p: f.properties, lat, lon, h };
+  });
+  syncMarkers(state.layers.rovers, state.markers.rovers, rItems,
+    (it) => L.circleMarker([it.lat, it.lon], { radius: 5, color: "#1a0d03", weight: 1.2, fillColor: "#ff8a3d",
+                                               fillOpacity: 0.95, className: "rover-marker" })
+      .bindPopup(roverPopup(it.p, it.lat, it.lon, it.h)),
+    (m, it) => m.setLatLng([it.lat, it.lon]).setPopupContent(roverPopup(it.p, it.lat, it.lon, it.h)));
   if (!state.fitted && pts.length) {
     state.map.fitBounds(L.latLngBounds(pts).pad(0.25), { maxZoom: 11 });
     state.fitted = true;

@@ -1,0 +1,145 @@
+"""The operator dashboard end to end in a real headless Chromium (Debian ``chromium``, driven by Playwright).
+
+The app runs under uvicorn on 127.0.0.1 on a free port (a thread), on a temporary SQLite database
+seeded with real stations (INVENTORY.md coordinates) and six hours of quality history, and a fake
+live state whose caster has three rovers (two with a GGA position). The page must load, sign in,
+show every station and rover on the map and in the tables, draw the quality and load plots,
+refresh by itself, keep the session over a reload, sign out, and log NO console error or failed request.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+
+from api.app import create_app
+from api.settings import Settings
+from tests.test_api_live import ADMIN_PW, ROVERS_ECEF, STATIONS, fake_live, seed
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _require_browser():
+    missing = [] if os.path.exists(CHROMIUM) else ["Debian chromium"]
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright Python package")
+    if missing:
+        msg = f"{' and '.join(missing)} missing (`make sysdeps`, requirements.lock)"
+        if os.environ.get("CI"):
+            pytest.fail(msg + " in CI")
+        pytest.skip(msg)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    """The app under uvicorn in a thread; yields its base URL."""
+    import uvicorn
+
+    app = create_app(Settings(data_dir=tmp_path / "var", admin_password=ADMIN_PW), live=fake_live())
+    seed(app.state.sessions, hours=6.0, step_s=300)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    th = threading.Thread(target=srv.run, name="dashboard-uvicorn", daemon=True)
+    th.start()
+    t0 = time.monotonic()
+    while not srv.started:
+        assert th.is_alive() and time.monotonic() - t0 < 15, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    th.join(10)
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=FLAGS,
+            viewport={"width": 1600, "height": 1000})
+        page = ctx.pages[0] if ctx.pages else ctx.new_page()
+        page.set_default_timeout(15_000)
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} {r.failure}"))
+        page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+        page.problems = problems
+        try:
+            yield page
+        finally:
+            ctx.close()
+
+
+def test_dashboard_end_to_end_in_chromium(server, browser_page):
+    page = browser_page
+    page.goto(f"{server}/dashboard?refresh=1")
+    assert page.title().startswith("BeiDou CORS Network")
+    assert page.is_visible("#login-form") and not page.is_visible("#app")
+
+    page.fill("#login-user", "admin")
+    page.fill("#login-pass", ADMIN_PW)
+    page.click("#login-btn")
+    page.wait_for_selector("#app", state="visible")
+    codes = sorted(s[0] for s in STATIONS)
+    page.wait_for_function(f"document.querySelectorAll('#health-table tbody tr[data-code]').length === {len(codes)}")
+
+    # station health table: every station, its status, live quality where an ingest runs
+    rows = page.eval_on_selector_all("#health-table tbody tr[data-code]", "rs => rs.map(r => r.dataset.code)")
+    assert rows == codes
+    g3034 = page.inner_text("#health-table tr[data-code='G3034']")
+    assert "online" in g3034 and "44.2" in g3034 and "99.8 %" in g3034  # fake_quality figures
+    assert "no live data" in page.inner_text("#health-table tr[data-code='NYA1']")
+    assert "offline" in page.inner_text("#health-table tr[data-code='OPEC']")
+
+    # map: one triangle per station, one circle per rover with a GGA position, country outlines drawn
+    page.wait_for_function(f"document.querySelectorAll('.station-marker').length === {len(codes)}")
+    page.wait_for_function(f"document.querySelectorAll('path.rover-marker').length === {len(ROVERS_ECEF)}")
+    assert page.eval_on_selector_all(".station-marker .station-label", "ls => ls.map(l => l.textContent).sort()") == codes
+    page.wait_for_function("document.querySelectorAll('#map path.leaflet-interactive, #map svg path').length > 100")
+
+    # rovers table and KPIs from the caster snapshot (3 rovers, one without GGA)
+    assert page.inner_text("#kpi-rovers") == "3"
+    assert page.eval_on_selector_all("#rovers-table tbody tr", "rs => rs.length") == 3
+    assert "rover1" in page.inner_text("#rovers-table") and "G3034" in page.inner_text("#mounts-table")
+    assert "auth_failure" in page.inner_text("#events")
+
+    # quality plots of the first station: six charts with lines over the seeded 6 h history
+    page.wait_for_function("document.querySelectorAll('#quality-plots .chart path.series').length >= 6")
+    counts = page.eval_on_selector_all("#quality-plots .chart", "cs => cs.map(c => Number(c.dataset.points))")
+    assert len(counts) == 6 and min(counts) >= 72  # 72 stored samples (6 h every 5 min) per plotted series
+    assert page.inner_text("#q-station") == codes[0]  # the first station of the table is selected
+    # selecting another station from the table redraws for it
+    page.click("#health-table tr[data-code='G3034']")
+    page.wait_for_function("document.getElementById('q-station').textContent === 'G3034'")
+    assert page.get_attribute("#health-table tr[data-code='G3034']", "class") == "selected"
+
+    # auto-refresh (?refresh=1): the caster load history grows and gets a bytes/s rate
+    page.wait_for_function("Number(document.getElementById('load-rovers').dataset.points) >= 6", timeout=10_000)
+    page.wait_for_function("document.getElementById('kpi-in').textContent.endsWith('/s')", timeout=10_000)
+
+    # the session survives a reload (token in sessionStorage) and sign-out returns to the login form
+    page.reload()
+    page.wait_for_selector("#app", state="visible")
+    page.wait_for_function(f"document.querySelectorAll('#health-table tbody tr[data-code]').length === {len(codes)}")
+    page.click("#logout-btn")
+    page.wait_for_selector("#login-form", state="visible")
+    assert page.evaluate("sessionStorage.getItem('beidou.token')") is None
+    time.sleep(1.5)  # a refresh tick after sign-out must not call the API without a token
+    assert page.problems == [], page.problems
