@@ -13,7 +13,12 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) ext
+
+# Optional Cython kernels (rtk_engine/_ext, tools/build_ext.py). Never fails: without a compiler
+# it prints a note and the engine uses its pure-numpy path (same numbers).
+ext: $(STAMP)
+	-@$(PY) tools/build_ext.py || echo "ext: not built; the pure-numpy path will be used"
 
 # System packages the tests use as independent oracles / real clients (RTKLIB).
 sysdeps:

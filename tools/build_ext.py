@@ -27,6 +27,12 @@ def main(argv: list[str]) -> int:
     sources = sorted(EXT_DIR.glob("*.pyx"))
     if not sources:
         return _note("no .pyx sources")
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    built = [p.with_name(p.stem + suffix) for p in sources]
+    if "--force" not in argv and all(b.exists() and b.stat().st_mtime >= p.stat().st_mtime
+                                     for p, b in zip(sources, built)):
+        print("build_ext: up to date")
+        return 0
     cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
     if shutil.which(cc.split()[0]) is None:
         return _note(f"no C compiler ({cc.split()[0]!r} not found)")
