@@ -148,14 +148,15 @@ def _rover(c: dict) -> dict:
     return {**c, "lat_deg": lat, "lon_deg": lon, "height_m": h}
 
 
-def caster_view(request: Request) -> dict:
-    """The caster snapshot in the API's shape (mounts as a sorted list, rovers with positions)."""
-    snap = request.app.state.live.caster_snapshot(with_clients=True)
+def caster_view(request: Request, with_clients: bool = True, measure: bool = True) -> dict:
+    """The caster snapshot in the API's shape (mounts as a sorted list, rovers with positions).
+    ``measure``: feed this call's byte counters to the bytes/s meter."""
+    snap = request.app.state.live.caster_snapshot(with_clients=with_clients)
     mounts = [dict(m, name=m.get("name", n)) for n, m in sorted((snap.get("mounts") or {}).items())]
     b_in = int(sum(m.get("bytes_in", 0) for m in mounts))
     b_out = int(sum(m.get("bytes_out", 0) for m in mounts))
     now = time.time()
-    r_in, r_out = _meter(request).rates(now, b_in, b_out) if snap.get("running") else (None, None)
+    r_in, r_out = _meter(request).rates(now, b_in, b_out) if snap.get("running") and measure else (None, None)
     return {"running": bool(snap.get("running")), "time_unix_s": now, "uptime_s": snap.get("uptime_s"),
             "rovers": int(snap.get("rovers", 0)), "sources": int(snap.get("sources", 0)),
             "pending": int(snap.get("pending", 0)), "bytes_in_total": b_in, "bytes_out_total": b_out,
@@ -223,7 +224,7 @@ _GEO_RESPONSES = {200: {"content": {GEOJSON: {}}, "description": "a GeoJSON Feat
 def stations_geojson(request: Request, db: Db, _: Reader) -> JSONResponse:
     """Every registered station as a Point [lon, lat, h] with its status, mountpoint and live quality."""
     rows = db.scalars(select(Station).order_by(Station.code)).all()
-    mounts = {m["name"]: m for m in caster_view(request)["mounts"]} if rows else {}
+    mounts = {m["name"]: m for m in caster_view(request, with_clients=False, measure=False)["mounts"]} if rows else {}
     feats = []
     if rows:
         llh = np.atleast_2d(ecef_to_cgcs2000(np.array([[s.x_m, s.y_m, s.z_m] for s in rows])))
@@ -248,7 +249,7 @@ def stations_geojson(request: Request, db: Db, _: Reader) -> JSONResponse:
 def rovers_geojson(request: Request, _: Reader) -> JSONResponse:
     """Connected rovers that sent a GGA, as Points [lon, lat, h]; ``without_position`` counts the others."""
     feats, blind = [], 0
-    for c in caster_view(request)["clients"]:
+    for c in caster_view(request, measure=False)["clients"]:
         if c["lat_deg"] is None:
             blind += 1
             continue
