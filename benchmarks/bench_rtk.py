@@ -1,14 +1,18 @@
 """RTK speed against RTKLIB, measured in the same run on the same files and settings.
 
-Whole-process wall time per epoch (start, read RINEX, solve, write .pos) of ``beidou rtk`` and
-of ``rnx2rtkp`` (L1+L2, GPS+Galileo+QZSS, 15 deg mask, fix-and-hold, ratio 3, forward), on
+Whole-process wall time per epoch (start, read RINEX, solve, write .pos) of ``beidou rtk`` on the
+pure-numpy path and with the compiled kernels (``rtk_engine._ext``, ``make ext``), and of
+``rnx2rtkp`` (L1+L2, GPS+Galileo+QZSS, 15 deg mask, fix-and-hold, ratio 3, forward), on
 fujisawa-2021-078 (static roof, 60 epochs) and fujisawa-2021-265 (vehicle, 360 epochs); then the
-in-process engine time (prepared arrays + filter, files already read) and peak RSS.
+in-process engine time on both paths (prepared arrays + filter, files already read) and peak RSS.
+The three programs run interleaved, best of ``--repeat`` each (the machine is shared: the best
+run is the least disturbed one).
 
-    .venv/bin/python benchmarks/bench_rtk.py
+    .venv/bin/python benchmarks/bench_rtk.py [--repeat 5]
 """
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import shutil
@@ -19,6 +23,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 DATA = Path(os.environ.get("BEIDOU_SHARED_DATA", REPO.parent / "shared" / "data")) / "rtk"
 BASE = (-3959400.631, 3385704.533, 3667523.111)
 CASES = {
@@ -39,55 +44,97 @@ ant2-pos1={}
 ant2-pos2={}
 ant2-pos3={}
 """.format(*BASE)
+# `beidou` with the compiled LAMBDA kernels routed into lambda_search (BEIDOU_NO_EXT=1 -> the numpy
+# path); the same wrapper runs both paths so start-up costs are equal. (Once lambda_search dispatches
+# through rtk_engine._ext.kernel itself, the routing lines are redundant but harmless.)
+WRAPPER = """
+import sys
+from rtk_engine import _ext
+from rtk_engine.solvers import lambda_search
+if _ext.kernel("lambda_core", "reduce") is not None:
+    lambda_search.reduce = _ext.kernel("lambda_core", "reduce")
+    lambda_search.search = _ext.kernel("lambda_core", "search")
+from beidou.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
 
 
-def _wall(cmd: list[str], repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
-        best = min(best, time.perf_counter() - t)
-    return best
+def _wall_once(cmd: list[str], env: dict | None = None) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    return time.perf_counter() - t
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args(argv)
     if not DATA.is_dir():
         print(f"skip: {DATA} absent")
         return 0
+    from rtk_engine import _ext
     rnx = shutil.which("rnx2rtkp")
-    beidou = str(REPO / ".venv" / "bin" / "beidou")
+    if rnx is None:
+        print("rnx2rtkp missing (Debian rtklib, `make sysdeps`): no anchor, nothing to compare")
+        return 0
+    have_ext = _ext.available("lambda_core")
+    py = str(REPO / ".venv" / "bin" / "python")
     tmp = Path(tempfile.mkdtemp())
     conf = tmp / "k.conf"
     conf.write_text(CONF)
-    print(f"{'case':18s} {'epochs':>6s} {'rnx2rtkp ms/ep':>15s} {'beidou ms/ep':>13s} {'ratio':>6s} "
-          f"{'engine ms/ep':>13s} {'engine/rnx2rtkp':>15s}")
+    env_np = dict(os.environ, BEIDOU_NO_EXT="1", OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "1"))
+    env_c = dict(env_np, BEIDOU_NO_EXT="0")
+    print(f"compiled kernels: {'built' if have_ext else 'NOT built (run `make ext`); compiled columns = numpy'}")
+    print(f"{'case':16s} {'epochs':>6s} {'rnx2rtkp':>9s} {'numpy':>8s} {'compiled':>9s} {'numpy/rtklib':>13s} "
+          f"{'compiled/rtklib':>16s}   (whole process, ms/epoch, best of {args.repeat})")
+    engine_rows = []
     for name, (folder, rover, base, nav, n_ep) in CASES.items():
         d = DATA / folder
-        ours = _wall([beidou, "rtk", "--quiet", "--nav", str(d / nav), "--base", str(d / base),
-                      "--base-pos=" + ",".join(map(str, BASE)), str(d / rover), "-o", str(tmp / "b.pos")])
-        theirs = _wall([rnx, "-k", str(conf), "-o", str(tmp / "r.pos"), str(d / rover), str(d / base), str(d / nav)]) \
-            if rnx else float("nan")
-        engine = _engine_time(d / rover, d / base, d / nav)
-        print(f"{name:18s} {n_ep:6d} {theirs / n_ep * 1e3:15.2f} {ours / n_ep * 1e3:13.2f} {ours / theirs:6.1f} "
-              f"{engine / n_ep * 1e3:13.2f} {engine / theirs:15.1f}")
+        ours = [py, "-c", WRAPPER, "rtk", "--quiet", "--nav", str(d / nav), "--base", str(d / base),
+                "--base-pos=" + ",".join(map(str, BASE)), str(d / rover), "-o", str(tmp / "b.pos")]
+        theirs = [rnx, "-k", str(conf), "-o", str(tmp / "r.pos"), str(d / rover), str(d / base), str(d / nav)]
+        best = {"rtklib": float("inf"), "numpy": float("inf"), "compiled": float("inf")}
+        for _ in range(args.repeat):  # interleaved: load changes hit all three alike
+            best["rtklib"] = min(best["rtklib"], _wall_once(theirs))
+            best["numpy"] = min(best["numpy"], _wall_once(ours, env_np))
+            best["compiled"] = min(best["compiled"], _wall_once(ours, env_c))
+        ms = {k: v / n_ep * 1e3 for k, v in best.items()}
+        print(f"{name:16s} {n_ep:6d} {ms['rtklib']:9.2f} {ms['numpy']:8.2f} {ms['compiled']:9.2f} "
+              f"{ms['numpy'] / ms['rtklib']:13.2f} {ms['compiled'] / ms['rtklib']:16.2f}")
+        eng = _engine_time(d / rover, d / base, d / nav, args.repeat)
+        engine_rows.append((name, n_ep, ms["rtklib"], eng))
+    print(f"\n{'engine only':16s} {'epochs':>6s} {'numpy':>8s} {'compiled':>9s} {'speed-up':>9s} "
+          f"{'numpy/rtklib':>13s} {'compiled/rtklib':>16s}   (files read, ms/epoch)")
+    for name, n_ep, rt, eng in engine_rows:
+        e_np, e_c = eng["numpy"] / n_ep * 1e3, eng["compiled"] / n_ep * 1e3
+        print(f"{name:16s} {n_ep:6d} {e_np:8.2f} {e_c:9.2f} {e_np / e_c:9.2f} {e_np / rt:13.2f} {e_c / rt:16.2f}")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process (engine runs): {rss:.0f} MB")
     return 0
 
 
-def _engine_time(rover, base, nav) -> float:
-    sys.path.insert(0, str(REPO))
+def _engine_time(rover, base, nav, repeat: int) -> dict[str, float]:
+    from rtk_engine import _ext
     from rtk_engine.formats.rinex_nav import read_nav
     from rtk_engine.formats.rinex_obs import read_obs
+    from rtk_engine.solvers import lambda_search
     from rtk_engine.solvers.rtk import load_options, solve
 
     r, b, n = read_obs(rover), read_obs(base), read_nav(nav)
     opts = load_options()
-    best = float("inf")
-    for _ in range(2):
-        t = time.perf_counter()
-        solve(r, b, n, BASE, opts)
-        best = min(best, time.perf_counter() - t)
+    py_ref = (lambda_search.reduce, lambda_search.search)
+    compiled = (_ext.kernel("lambda_core", "reduce"), _ext.kernel("lambda_core", "search"))
+    best = {"numpy": float("inf"), "compiled": float("inf")}
+    for _ in range(repeat):
+        for path in best:
+            use = path == "compiled" and compiled[0] is not None
+            _ext.set_enabled(use)
+            lambda_search.reduce, lambda_search.search = compiled if use else py_ref
+            t = time.perf_counter()
+            solve(r, b, n, BASE, opts)
+            best[path] = min(best[path], time.perf_counter() - t)
+    lambda_search.reduce, lambda_search.search = py_ref
+    _ext.set_enabled(True)
     return best
 
 
