@@ -38,6 +38,15 @@ def _require_browser():
         pytest.skip(msg)
 
 
+def wait_js(page, expr: str, timeout: int = 15_000) -> None:
+    """Poll a JS expression until truthy. (Playwright's wait_for_function evaluates a string with eval,
+    which the page's Content-Security-Policy forbids; page.evaluate goes through DevTools and is allowed.)"""
+    t_end = time.monotonic() + timeout / 1000
+    while not page.evaluate(expr):
+        assert time.monotonic() < t_end, f"timed out waiting for: {expr}"
+        time.sleep(0.1)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -89,7 +98,8 @@ def browser_page(tmp_path):
 
 def test_dashboard_end_to_end_in_chromium(server, browser_page):
     page = browser_page
-    page.goto(f"{server}/dashboard?refresh=1")
+    resp = page.goto(f"{server}/dashboard?refresh=1")
+    assert "script-src 'self'" in resp.headers["content-security-policy"]  # any CSP violation is a console error
     assert page.title().startswith("BeiDou CORS Network")
     assert page.is_visible("#login-form") and not page.is_visible("#app")
 
@@ -98,7 +108,7 @@ def test_dashboard_end_to_end_in_chromium(server, browser_page):
     page.click("#login-btn")
     page.wait_for_selector("#app", state="visible")
     codes = sorted(s[0] for s in STATIONS)
-    page.wait_for_function(f"document.querySelectorAll('#health-table tbody tr[data-code]').length === {len(codes)}")
+    wait_js(page, f"document.querySelectorAll('#health-table tbody tr[data-code]').length === {len(codes)}")
 
     # station health table: every station, its status, live quality where an ingest runs
     rows = page.eval_on_selector_all("#health-table tbody tr[data-code]", "rs => rs.map(r => r.dataset.code)")
@@ -109,10 +119,10 @@ def test_dashboard_end_to_end_in_chromium(server, browser_page):
     assert "offline" in page.inner_text("#health-table tr[data-code='OPEC']")
 
     # map: one triangle per station, one circle per rover with a GGA position, country outlines drawn
-    page.wait_for_function(f"document.querySelectorAll('.station-marker').length === {len(codes)}")
-    page.wait_for_function(f"document.querySelectorAll('path.rover-marker').length === {len(ROVERS_ECEF)}")
+    wait_js(page, f"document.querySelectorAll('.station-marker').length === {len(codes)}")
+    wait_js(page, f"document.querySelectorAll('path.rover-marker').length === {len(ROVERS_ECEF)}")
     assert page.eval_on_selector_all(".station-marker .station-label", "ls => ls.map(l => l.textContent).sort()") == codes
-    page.wait_for_function("document.querySelectorAll('#map path.leaflet-interactive, #map svg path').length > 100")
+    wait_js(page, "document.querySelectorAll('#map path.leaflet-interactive, #map svg path').length > 100")
 
     # rovers table and KPIs from the caster snapshot (3 rovers, one without GGA)
     assert page.inner_text("#kpi-rovers") == "3"
@@ -121,23 +131,24 @@ def test_dashboard_end_to_end_in_chromium(server, browser_page):
     assert "auth_failure" in page.inner_text("#events")
 
     # quality plots of the first station: six charts with lines over the seeded 6 h history
-    page.wait_for_function("document.querySelectorAll('#quality-plots .chart path.series').length >= 6")
+    wait_js(page, "document.querySelectorAll('#quality-plots .chart path.series').length >= 6")
     counts = page.eval_on_selector_all("#quality-plots .chart", "cs => cs.map(c => Number(c.dataset.points))")
     assert len(counts) == 6 and min(counts) >= 72  # 72 stored samples (6 h every 5 min) per plotted series
     assert page.inner_text("#q-station") == codes[0]  # the first station of the table is selected
     # selecting another station from the table redraws for it
     page.click("#health-table tr[data-code='G3034']")
-    page.wait_for_function("document.getElementById('q-station').textContent === 'G3034'")
+    wait_js(page, "document.getElementById('q-station').textContent === 'G3034'")
+    wait_js(page, "document.getElementById('events').textContent.includes('G3034 stream started')")
     assert page.get_attribute("#health-table tr[data-code='G3034']", "class") == "selected"
 
     # auto-refresh (?refresh=1): the caster load history grows and gets a bytes/s rate
-    page.wait_for_function("Number(document.getElementById('load-rovers').dataset.points) >= 6", timeout=10_000)
-    page.wait_for_function("document.getElementById('kpi-in').textContent.endsWith('/s')", timeout=10_000)
+    wait_js(page, "Number(document.getElementById('load-rovers').dataset.points) >= 6", timeout=10_000)
+    wait_js(page, "document.getElementById('kpi-in').textContent.endsWith('/s')", timeout=10_000)
 
     # the session survives a reload (token in sessionStorage) and sign-out returns to the login form
     page.reload()
     page.wait_for_selector("#app", state="visible")
-    page.wait_for_function(f"document.querySelectorAll('#health-table tbody tr[data-code]').length === {len(codes)}")
+    wait_js(page, f"document.querySelectorAll('#health-table tbody tr[data-code]').length === {len(codes)}")
     page.click("#logout-btn")
     page.wait_for_selector("#login-form", state="visible")
     assert page.evaluate("sessionStorage.getItem('beidou.token')") is None

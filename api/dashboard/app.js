@@ -240,8 +240,13 @@ function selectStation(code) {
 async function renderQuality(code) {
   const span = Number($("q-range").value);
   const since = new Date(Date.now() - span * 1000).toISOString();
-  const q = await api(`/api/stations/${encodeURIComponent(code)}/quality?since=${encodeURIComponent(since)}&order=desc&limit=500`);
+  const [q, ev] = await Promise.all([
+    api(`/api/stations/${encodeURIComponent(code)}/quality?since=${encodeURIComponent(since)}&order=desc&limit=500`),
+    api(`/api/stations/${encodeURIComponent(code)}/events?limit=20`)]);
   if (code !== state.selected) return;
+  state.stationEvents = ev.items.map((e) => ({ time: utcDate(e.time).getTime() / 1000, kind: e.kind, station: code,
+                                               severity: e.severity, message: e.message }));
+  renderEvents();
   $("q-station").textContent = code;
   const rows = q.history.slice().reverse().map((h) => ({ ...h, t: utcDate(h.time).getTime() }));
   if (q.live && q.live.last_epoch_utc) {       // the live figures as the newest point
@@ -533,13 +538,17 @@ function renderRovers(c) {
     : `<tr><td colspan="8" class="empty">no rover connected</td></tr>`;
 }
 
+/** Caster and abuse events of the last snapshot plus the selected station's events, newest first. */
 function renderEvents(c) {
-  const evs = [...(c.events || []), ...((c.abuse && c.abuse.events) || [])]
+  if (c) state.casterEvents = [...(c.events || []), ...((c.abuse && c.abuse.events) || [])];
+  const evs = [...(state.casterEvents || []), ...(state.stationEvents || [])]
     .sort((a, b) => (b.time || 0) - (a.time || 0)).slice(0, 50);
   $("events").innerHTML = evs.length ? evs.map((e) => {
     const { time, kind, ...rest } = e;
     const info = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(" ");
-    const sev = /ban|abuse|refused|unauthor|flood|lost|vanish|drop/i.test(kind || "") ? "warn" : "";
+    const sev = rest.severity === "critical" ? "bad" : rest.severity === "warning" ? "warn"
+      : /ban|abuse|refused|unauthor|flood|lost|vanish|drop|silent|degraded|moved/i.test(kind || "") ? "warn" : "";
+    delete rest.severity;
     return `<li><time>${time ? hhmmss(new Date(time * 1000)) : "—"}</time><span class="kind ${sev}">${esc(kind)}</span><span class="muted">${esc(info)}</span></li>`;
   }).join("") : `<li class="empty">no caster events</li>`;
 }
