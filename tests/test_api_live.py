@@ -332,3 +332,27 @@ def test_caster_endpoint_on_a_real_caster_with_source_and_rover(tmp_path):
     assert r["user"] == "rover" and r["mount"] == "HIRO"
     (f,) = fc["features"]
     assert f["geometry"]["coordinates"][:2] == pytest.approx([lon, lat], abs=1e-8)
+
+
+def test_dashboard_page_and_its_local_assets_are_served(client):
+    """/ and /dashboard serve the page; every script/style/icon it references is served from /static
+    (no CDN: an absolute http(s) URL in the page would fail on machines without internet)."""
+    import re
+
+    for path in ("/", "/dashboard"):
+        r = client.get(path)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+        assert "default-src 'self'" in r.headers["content-security-policy"]
+    page = client.get("/dashboard").text
+    refs = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert not [u for u in refs if re.match(r"(?:https?:)?//", u)], refs
+    assert {"/static/app.js", "/static/style.css", "/static/vendor/leaflet/leaflet.js"} <= set(refs)
+    for u in refs:
+        assert client.get(u).status_code == 200, u
+    leaflet = client.get("/static/vendor/leaflet/leaflet.js").text
+    assert leaflet.startswith("/* @preserve\n * Leaflet 1.9.4,")  # the vendored release, unmodified header
+    for lic in ("/static/vendor/leaflet/LICENSE", "/static/vendor/world-atlas/LICENSE"):
+        assert client.get(lic).status_code == 200, lic
+    topo = client.get("/static/vendor/world-atlas/countries-110m.json").json()
+    assert topo["type"] == "Topology" and len(topo["objects"]["countries"]["geometries"]) > 150
+    assert client.get("/static/nope.js").status_code == 404
