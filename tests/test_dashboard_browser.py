@@ -8,6 +8,7 @@ refresh by itself, keep the session over a reload, sign out, and log NO console 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -53,13 +54,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
-    """The app under uvicorn in a thread; yields its base URL."""
+@contextlib.contextmanager
+def serving(app):
+    """Run ``app`` under uvicorn on 127.0.0.1 on a free port in a thread; yields its base URL."""
     import uvicorn
 
-    app = create_app(Settings(data_dir=tmp_path / "var", admin_password=ADMIN_PW), live=fake_live())
-    seed(app.state.sessions, hours=6.0, step_s=300)
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     th = threading.Thread(target=srv.run, name="dashboard-uvicorn", daemon=True)
@@ -68,9 +67,20 @@ def server(tmp_path):
     while not srv.started:
         assert th.is_alive() and time.monotonic() - t0 < 15, "uvicorn did not start"
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    th.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        th.join(10)
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A seeded network: five real stations, 6 h of quality history, a caster with three rovers."""
+    app = create_app(Settings(data_dir=tmp_path / "var", admin_password=ADMIN_PW), live=fake_live())
+    seed(app.state.sessions, hours=6.0, step_s=300)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture
@@ -153,4 +163,23 @@ def test_dashboard_end_to_end_in_chromium(server, browser_page):
     page.wait_for_selector("#login-form", state="visible")
     assert page.evaluate("sessionStorage.getItem('beidou.token')") is None
     time.sleep(1.5)  # a refresh tick after sign-out must not call the API without a token
+    assert page.problems == [], page.problems
+
+
+def test_dashboard_on_an_empty_service_without_caster(tmp_path, browser_page):
+    """A fresh install: no station, no caster in this process. The page says so, without errors."""
+    page = browser_page
+    app = create_app(Settings(data_dir=tmp_path / "empty", admin_password=ADMIN_PW))
+    with serving(app) as url:
+        page.goto(f"{url}/?refresh=1")
+        page.fill("#login-user", "admin")
+        page.fill("#login-pass", ADMIN_PW)
+        page.click("#login-btn")
+        wait_js(page, "document.getElementById('health-table').textContent.includes('no stations registered')")
+        # rover and source counts (0) plotted over two refreshes: 2 series x 2 points
+        wait_js(page, "Number(document.getElementById('load-rovers').dataset.points) >= 4")
+        assert page.inner_text("#caster-status") == "Caster not running"
+        assert "not running" in page.inner_text("#mounts-table")
+        assert page.inner_text("#kpi-stations").replace("\n", " ") == "0 / 0"
+        assert page.eval_on_selector_all(".station-marker, path.rover-marker", "m => m.length") == 0
     assert page.problems == [], page.problems
