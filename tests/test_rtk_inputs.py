@@ -92,3 +92,17 @@ def test_garbage_epochs_are_skipped_and_counted_never_fixed_wrong():
     fixed, h, v, worst = _errors(sol, TRUTH_078)
     assert worst <= 0.05  # no wrong fix from the garbage
     assert fixed.sum() >= 55  # and the rest of the file still fixes
+
+
+def test_snr_drop_weighting_follows_the_drop_not_the_level():
+    from rtk_engine.solvers.rtk.snr_weight import SnrDropWeights
+
+    w = SnrDropWeights((2, 1), decay_db_per_s=0.1, free_db=3.0, db_per_decade=3.0, max_factor=1000.0)
+    ns = 1_000_000_000
+    assert np.all(w.factor(0, np.array([[45.0], [30.0]])) == 1.0)  # first epoch: reference only
+    # a low but steady C/N0 (low satellite, semi-codeless L2) is not penalised; a fall of 9 dB is
+    assert np.allclose(w.factor(ns, np.array([[45.0], [30.0]])), 1.0)
+    f = w.factor(2 * ns, np.array([[36.0], [30.0]]))
+    assert f[1, 0] == 1.0 and 10 ** (5.7 / 3) * 0.99 < f[0, 0] < 10 ** (6.0 / 3) * 1.01  # 9 dB - 3 free, less decay
+    assert w.factor(3 * ns, np.array([[np.nan], [30.0]]))[0, 0] == 1.0  # lost: no factor, reference restarts
+    assert w.factor(4 * ns, np.array([[36.0], [30.0]]))[0, 0] == 1.0

@@ -37,6 +37,7 @@ from .ambiguity import ArResult, resolve
 from .cycle_slip import SlipDetector
 from .options import RtkOptions
 from .prepare import EpochArrays, _day_of_year
+from .snr_weight import SnrDropWeights
 
 NP = 3  # position states
 
@@ -104,6 +105,13 @@ class RtkFilter:
         self.det_b = SlipDetector(wavelength_m, opts.slip)
         self.n_rejected = 0
         self._trop_llh = None
+        nz = opts.noise
+        self.snr_w_r = SnrDropWeights((s, f), nz.snr_drop_decay_db_per_s, nz.snr_drop_free_db,
+                                      nz.snr_drop_db_per_decade, nz.snr_drop_max_factor)
+        self.snr_w_b = SnrDropWeights((s, f), nz.snr_drop_decay_db_per_s, nz.snr_drop_free_db,
+                                      nz.snr_drop_db_per_decade, nz.snr_drop_max_factor)
+        self.var_factor_r = np.ones((s, f))
+        self.var_factor_b = np.ones((s, f))
 
     # ------------------------------------------------------------------ helpers
     def _reset_amb(self, mask: np.ndarray) -> None:
@@ -149,10 +157,12 @@ class RtkFilter:
             self.iono_active[new] = True
 
     def _sd_var(self, el: np.ndarray) -> np.ndarray:
-        """Single-difference phase variance [m^2] per satellite (rover + base)."""
+        """Single-difference phase variance [m^2] per (satellite, slot): rover + base, each the
+        elevation model times its C/N0-drop factor (``snr_weight.py``)."""
         n = self.opts.noise
         s = np.sin(np.clip(el, np.radians(1.0), None))
-        return 2.0 * (n.phase_a_m ** 2 + (n.phase_b_m / s) ** 2)
+        und = n.phase_a_m ** 2 + (n.phase_b_m / s) ** 2
+        return und[:, None] * (self.var_factor_r + self.var_factor_b)
 
     # --------------------------------------------------------------------- step
     def step(self, A: EpochArrays, k: int) -> EpochResult:
@@ -171,7 +181,9 @@ class RtkFilter:
         t_b = t - int(round(A.age_s[k] * 1e9))
         if t_b != self.t_base_prev:
             slip |= self.det_b.detect(t_b, phb, cb, A.doppler_b[k], A.lli_b[k])
+            self.var_factor_b = self.snr_w_b.factor(t_b, None if A.snr_b is None else A.snr_b[k])
             self.t_base_prev = t_b
+        self.var_factor_r = self.snr_w_r.factor(t, None if A.snr_r is None else A.snr_r[k])
         self.outage = np.where(ok, 0, self.outage + 1)
         reset = self.active & ((slip & ok) | (self.outage > opts.slip.max_outage_epochs))
         if opts.ar.mode == "instantaneous":
@@ -359,7 +371,7 @@ class RtkFilter:
                 H[m + r, col[ion_i]] = mu_i
                 H[m + r, col[ion_j]] = -mu_j
             var_sd = self._sd_var(el)
-            vi, vj = var_sd[i_s], var_sd[j_s]
+            vi, vj = var_sd[i_s, i_f], var_sd[j_s, j_f]
             gn = g[nonref]
             same = gn[:, None] == gn[None, :]
             R_phi = np.diag(vi) + same * vj[None, :]

@@ -27,6 +27,10 @@ class NoiseOptions:
     static_pos_process_m_per_sqrt_s: float = 0.0
     iono_std_m_per_10km: float = 0.03
     iono_process_m_per_sqrt_s: float = 0.001
+    snr_drop_decay_db_per_s: float = 0.1
+    snr_drop_free_db: float = 3.0
+    snr_drop_db_per_decade: float = 3.0
+    snr_drop_max_factor: float = 1000.0
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,8 @@ class EpochArrays:
     el_b_rad: np.ndarray  # [E, S] elevation at the base (NaN invalid)
     base_pos: np.ndarray  # [3]
     skipped: list = field(default_factory=list)
+    snr_r: np.ndarray | None = None  # [E, S, F] carrier-to-noise density [dB-Hz] (NaN: not reported)
+    snr_b: np.ndarray | None = None
 
     @property
     def n_epochs(self) -> int:
@@ -91,7 +93,7 @@ class EpochArrays:
 
 
 _PER_EPOCH = {"time_ns", "age_s", "phase_r", "phase_b", "code_r", "code_b", "doppler_r", "doppler_b",
-              "lli_r", "lli_b", "sat_pos_r", "sat_clk_r_m", "sat_clk_b_m", "range_b_m", "trop_b_m", "el_b_rad"}
+              "lli_r", "lli_b", "snr_r", "snr_b", "sat_pos_r", "sat_clk_r_m", "sat_clk_b_m", "range_b_m", "trop_b_m", "el_b_rad"}
 
 
 def check_base_position(base_pos, base: ObsBlock | None = None, tol_m: float = 1000.0) -> np.ndarray:
@@ -168,14 +170,15 @@ def layout_with_codes(rover: ObsBlock, base: ObsBlock, sats: np.ndarray, codes: 
 
 
 def _gather(block: ObsBlock, sats: np.ndarray, slots: np.ndarray, epochs: np.ndarray):
-    """Arrays [E, S, F] of code, phase, doppler, lli for the given satellites/slots/epochs
+    """Arrays [E, S, F] of code, phase, doppler, lli, snr for the given satellites/slots/epochs
     (satellites the block does not hold come out absent)."""
     si = np.minimum(np.searchsorted(block.sats, sats), max(block.n_sats - 1, 0))
     present = block.sats[si] == sats if block.n_sats else np.zeros(sats.size, bool)
     fi = np.maximum(slots, 0)
     none = (slots < 0) | ~present[:, None]
     out = []
-    for arr, fill in ((block.code_m, np.nan), (block.phase_cyc, np.nan), (block.doppler_hz, np.nan), (block.lli, 0)):
+    for arr, fill in ((block.code_m, np.nan), (block.phase_cyc, np.nan), (block.doppler_hz, np.nan), (block.lli, 0),
+                      (block.snr_dbhz, np.nan)):
         a = arr[epochs[:, None, None], si[None, :, None], fi[None]]
         a = np.where(none[None], fill, a)
         out.append(a)
@@ -243,8 +246,8 @@ def prepare(rover: ObsBlock, base: ObsBlock, nav, base_pos, opts: RtkOptions,
         skipped.append(msg)
     layout = layout or signal_layout(rover, base, opts)
     sats = layout.sats
-    code_r, phase_r, dop_r, lli_r = _gather(rover, sats, layout.rover_slot, ri)
-    code_b, phase_b, dop_b, lli_b = _gather(base, sats, layout.base_slot, bi)
+    code_r, phase_r, dop_r, lli_r, snr_r = _gather(rover, sats, layout.rover_slot, ri)
+    code_b, phase_b, dop_b, lli_b, snr_b = _gather(base, sats, layout.base_slot, bi)
     t_r = rover.time_ns[ri]
     t_b = base.time_ns[bi]
 
@@ -285,7 +288,8 @@ def prepare(rover: ObsBlock, base: ObsBlock, nav, base_pos, opts: RtkOptions,
                        fixable=fixable, phase_r=phase_r, phase_b=phase_b, code_r=code_r, code_b=code_b,
                        doppler_r=dop_r, doppler_b=dop_b, lli_r=lli_r.astype(np.uint8), lli_b=lli_b.astype(np.uint8),
                        sat_pos_r=pos_r, sat_clk_r_m=clk_r, sat_clk_b_m=clk_b, range_b_m=rng_b,
-                       trop_b_m=trop_b, el_b_rad=el_b, base_pos=base_pos, skipped=skipped)
+                       trop_b_m=trop_b, el_b_rad=el_b, base_pos=base_pos, skipped=skipped,
+                       snr_r=snr_r.astype(float), snr_b=snr_b.astype(float))
 
 
 def _day_of_year(t_ns: np.ndarray) -> np.ndarray:
