@@ -85,16 +85,21 @@ def test_compiled_and_numpy_paths_same_rtk_solution_fujisawa_078(monkeypatch):
     opts = load_options()
 
     calls = {"n": 0}
+    compiled_reduce = lambda_core.reduce
 
     def counted_reduce(L, D):
         calls["n"] += 1
-        return lambda_core.reduce(L, D)
+        return compiled_reduce(L, D)
 
+    # route the compiled kernel in both ways lambda_search may reach it: its module globals (before
+    # it dispatches through rtk_engine._ext.kernel) and the compiled module itself (after)
+    monkeypatch.setattr(lambda_core, "reduce", counted_reduce)
     prev = _ext.set_enabled(False)
     try:
         monkeypatch.setattr(ls, "reduce", PY_REDUCE)
         monkeypatch.setattr(ls, "search", PY_SEARCH)
         sol_py, rep_py = solve(rover, base, nav, base_pos, opts)
+        assert calls["n"] == 0  # switched off: the pure path never touched the kernel
         _ext.set_enabled(True)
         monkeypatch.setattr(ls, "reduce", counted_reduce)
         monkeypatch.setattr(ls, "search", lambda_core.search)
