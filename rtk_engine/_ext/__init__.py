@@ -16,12 +16,14 @@ Switches: the environment variable ``BEIDOU_NO_EXT=1`` (read at import) or :func
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from types import ModuleType
 from typing import Callable
 
 __all__ = ["available", "enabled", "kernel", "set_enabled", "status"]
 
+log = logging.getLogger(__name__)
 _MODULES = ("lambda_core",)
 _loaded: dict[str, ModuleType | None] = {}
 _enabled = os.environ.get("BEIDOU_NO_EXT", "") in ("", "0")
@@ -31,7 +33,10 @@ def _load(name: str) -> ModuleType | None:
     if name not in _loaded:
         try:
             _loaded[name] = importlib.import_module(f"{__name__}.{name}")
-        except ImportError:  # not built (no compiler at install time) or built for another Python
+        except ModuleNotFoundError:  # not built (no compiler at install time)
+            _loaded[name] = None
+        except (ImportError, ValueError) as exc:  # built for another Python / numpy ABI: rebuild
+            log.warning("compiled kernel %s unusable (%s); using the numpy path - run `make ext`", name, exc)
             _loaded[name] = None
     return _loaded[name]
 
