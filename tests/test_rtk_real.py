@@ -39,8 +39,8 @@ def data_078():
 
 
 def rnx2rtkp(tmp_path, name: str, files: list[str], base_pos, mode: str = "kinematic", freq: int = 2,
-             navsys: int = 25, armode: str = "fix-and-hold", soltype: str = "forward"):
-    """Run RTKLIB with our default settings and return its Solution."""
+             navsys: int = 25, armode: str = "fix-and-hold", soltype: str = "forward", extra: list[str] = ()):
+    """Run RTKLIB with our default settings (plus ``extra`` configuration lines) and return its Solution."""
     exe = require_tool("rnx2rtkp")
     conf = tmp_path / f"{name}.conf"
     conf.write_text("\n".join([
@@ -48,7 +48,7 @@ def rnx2rtkp(tmp_path, name: str, files: list[str], base_pos, mode: str = "kinem
         "pos1-elmask        =15", f"pos1-navsys        ={navsys}", "pos1-tropopt       =saas",
         f"pos2-armode        ={armode}", "pos2-arthres       =3", "out-solformat      =xyz",
         "ant2-postype       =xyz", f"ant2-pos1          ={base_pos[0]}", f"ant2-pos2          ={base_pos[1]}",
-        f"ant2-pos3          ={base_pos[2]}", ""]))
+        f"ant2-pos3          ={base_pos[2]}", *extra, ""]))
     out = tmp_path / f"{name}.pos"
     subprocess.run([exe, "-k", str(conf), "-o", str(out), *[str(shared_path(f)) for f in files]],
                    check=True, capture_output=True, timeout=300)

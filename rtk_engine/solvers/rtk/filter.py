@@ -298,11 +298,18 @@ class RtkFilter:
         return seed if np.all(np.isfinite(seed)) and np.linalg.norm(seed - self.base_pos) > 0 else None
 
     def _geometry(self, A: EpochArrays, k: int, pos: np.ndarray):
+        """Single-difference modelled range [S, F] (m): geometry, satellite clock, troposphere and,
+        when antenna models are given, ARP + PCO + PCV of both receivers; and the rover LOS [S, 3]."""
         rng, los = geometric_range(A.sat_pos_r[k], pos[None, :])
-        _, el_r, llh = az_el_from_los(los, pos)
+        az_r, el_r, llh = az_el_from_los(los, pos)
         doy = _day_of_year(A.time_ns[k:k + 1])[0]
         trop, _ = tropo_delay(np.where(np.isfinite(el_r) & (el_r > 0), el_r, np.nan), llh[0], llh[2], doy)
         geo = (rng - A.sat_clk_r_m[k] + trop) - (A.range_b_m[k] - A.sat_clk_b_m[k] + A.trop_b_m[k])
+        geo = np.broadcast_to(geo[:, None], self.shape)
+        if A.ant_r is not None:
+            geo = geo + A.ant_r.correction(az_r, el_r)
+        if A.ant_b_m is not None:
+            geo = geo - A.ant_b_m[k]
         return geo, los
 
     def _update(self, A: EpochArrays, k: int, ok: np.ndarray, sd_phase, sd_code, el, x_lin: np.ndarray):
@@ -339,8 +346,8 @@ class RtkFilter:
             x_amb_lin = np.where(self.active, x_lin[self.amb_idx], 0.0)
             x_lin = x_lin.copy()
             x_lin[self.amb_idx] = np.where(self.active, x_amb_lin, 0.0)
-            y_phi = wl * sd_phase - geo[:, None]
-            y_code = sd_code - geo[:, None]
+            y_phi = wl * sd_phase - geo
+            y_code = sd_code - geo
             v_phi = ((y_phi[i_s, i_f] - wl[i_s, i_f] * x_lin[amb_i])
                      - (y_phi[j_s, j_f] - wl[j_s, j_f] * x_lin[amb_j]))
             v_code = y_code[i_s, i_f] - y_code[j_s, j_f]

@@ -80,6 +80,13 @@ class SlipOptions:
 
 
 @dataclass(frozen=True)
+class AntennaOptions:
+    antex: str = ""
+    rover_type: str = ""
+    base_type: str = ""
+
+
+@dataclass(frozen=True)
 class CombineOptions:
     max_diff_m: float = 0.03
 
@@ -103,6 +110,7 @@ class RtkOptions:
     ar: ArOptions = field(default_factory=ArOptions)
     slip: SlipOptions = field(default_factory=SlipOptions)
     combine: CombineOptions = field(default_factory=CombineOptions)
+    antenna: AntennaOptions = field(default_factory=AntennaOptions)
 
     def __post_init__(self) -> None:
         if self.mode not in ("kinematic", "static"):

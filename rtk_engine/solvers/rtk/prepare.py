@@ -25,6 +25,7 @@ from ...models.troposphere import tropo_delay
 from ...obs import ObsBlock
 from ...satellites import is_bds_geo, systems_of
 from ...signals import frequencies_hz, rank
+from .antenna import AntennaError, ReceiverAntenna, load_antex, receiver_antenna
 from .options import RtkOptions
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,8 @@ class EpochArrays:
     skipped: list = field(default_factory=list)
     snr_r: np.ndarray | None = None  # [E, S, F] carrier-to-noise density [dB-Hz] (NaN: not reported)
     snr_b: np.ndarray | None = None
+    ant_r: ReceiverAntenna | None = None  # rover antenna model (correction at the rover's az/el, in the filter)
+    ant_b_m: np.ndarray | None = None  # [E, S, F] base antenna range correction [m] (ARP + PCO + PCV)
 
     @property
     def n_epochs(self) -> int:
@@ -93,7 +96,7 @@ class EpochArrays:
 
 
 _PER_EPOCH = {"time_ns", "age_s", "phase_r", "phase_b", "code_r", "code_b", "doppler_r", "doppler_b",
-              "lli_r", "lli_b", "snr_r", "snr_b", "sat_pos_r", "sat_clk_r_m", "sat_clk_b_m", "range_b_m", "trop_b_m", "el_b_rad"}
+              "lli_r", "lli_b", "snr_r", "snr_b", "ant_b_m", "sat_pos_r", "sat_clk_r_m", "sat_clk_b_m", "range_b_m", "trop_b_m", "el_b_rad"}
 
 
 def check_base_position(base_pos, base: ObsBlock | None = None, tol_m: float = 1000.0) -> np.ndarray:
@@ -264,7 +267,7 @@ def prepare(rover: ObsBlock, base: ObsBlock, nav, base_pos, opts: RtkOptions,
         skipped.append(msg)
 
     rng_b, los_b = geometric_range(pos_b, base_pos[None, None, :])
-    _, el_b, llh_b = az_el_from_los(los_b, np.broadcast_to(base_pos, (t_b.size, 3)))
+    az_b, el_b, llh_b = az_el_from_los(los_b, np.broadcast_to(base_pos, (t_b.size, 3)))
     doy = _day_of_year(t_b)
     trop_b, _ = tropo_delay(el_b, llh_b[:, 0:1], llh_b[:, 2:3], doy[:, None])
     el_b = np.where(ok_r & ok_b, el_b, np.nan)
@@ -280,6 +283,8 @@ def prepare(rover: ObsBlock, base: ObsBlock, nav, base_pos, opts: RtkOptions,
     if opts.ar.exclude_bds_geo:
         fixable &= ~is_bds_geo(sats)
 
+    ant_r, ant_b_m = _antennas(rover, base, s_sys, layout.band, az_b, el_b, opts, skipped)
+
     # observations of invalid satellites are removed here once, so the filter sees NaN
     bad = ~(ok_r & ok_b)[..., None]
     for a in (code_r, phase_r, code_b, phase_b):
@@ -289,7 +294,35 @@ def prepare(rover: ObsBlock, base: ObsBlock, nav, base_pos, opts: RtkOptions,
                        doppler_r=dop_r, doppler_b=dop_b, lli_r=lli_r.astype(np.uint8), lli_b=lli_b.astype(np.uint8),
                        sat_pos_r=pos_r, sat_clk_r_m=clk_r, sat_clk_b_m=clk_b, range_b_m=rng_b,
                        trop_b_m=trop_b, el_b_rad=el_b, base_pos=base_pos, skipped=skipped,
-                       snr_r=snr_r.astype(float), snr_b=snr_b.astype(float))
+                       snr_r=snr_r.astype(float), snr_b=snr_b.astype(float), ant_r=ant_r, ant_b_m=ant_b_m)
+
+
+def _antennas(rover: ObsBlock, base: ObsBlock, s_sys, bands, az_b, el_b, opts: RtkOptions, skipped: list):
+    """Rover antenna model and the base's range correction [E, S, F] (None, None: no antenna model).
+
+    Without an ANTEX file only the header ARP heights apply (when any is non-zero)."""
+    o = opts.antenna
+    antex = None
+    if o.antex:
+        try:
+            antex = load_antex(o.antex)
+        except (OSError, ValueError) as exc:
+            raise RtkInputError(f"ANTEX file {o.antex}: {exc}") from None
+    delta_r, delta_b = rover.header.antenna_delta_hen_m, base.header.antenna_delta_hen_m
+    if antex is None and not (np.any(np.asarray(delta_r) != 0) or np.any(np.asarray(delta_b) != 0)):
+        return None, None
+    models = []
+    for role, block, named in (("rover", rover, o.rover_type), ("base", base, o.base_type)):
+        try:
+            m = receiver_antenna(role, named or block.header.antenna_type, block.header.antenna_delta_hen_m,
+                                 s_sys, bands, antex, bool(named))
+        except AntennaError as exc:
+            raise RtkInputError(str(exc)) from None
+        skipped.extend(m.notes)
+        models.append(m)
+    with np.errstate(invalid="ignore"):
+        ant_b_m = models[1].correction(az_b, el_b)
+    return models[0], ant_b_m
 
 
 def _day_of_year(t_ns: np.ndarray) -> np.ndarray:
