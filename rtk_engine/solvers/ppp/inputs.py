@@ -26,8 +26,9 @@ from rtk_engine.models.geometry import az_el_from_los, geometric_range
 from rtk_engine.models.tides import solid_earth_tide_ecef
 from rtk_engine.models.troposphere import niell_mapping, saastamoinen_zenith
 from rtk_engine.models.windup import unwrap_cycles, windup_fraction
+from rtk_engine.products.satellite_antenna_nominal import fill_missing_satellite_pco
 from rtk_engine.obs import ObsBlock
-from rtk_engine.orbits.precise import satellite_apc_offset_ecef, satellite_body_axes, sat_states, sun_position_ecef
+from rtk_engine.orbits.precise import iono_free_pco, pco_ecef, satellite_body_axes, sat_states, sun_position_ecef
 from rtk_engine.satellites import is_bds3, is_bds_geo
 from rtk_engine import signals as _sig
 
@@ -274,11 +275,18 @@ def prepare(obs: ObsBlock, sp3, clk=None, atx=None, options: PppOptions | None =
 
     # ---- satellite antenna PCO (IF), nominal attitude
     if atx is not None and o.satellite_pco:
+        if o.nominal_satellite_pco:
+            atx, pco_source = fill_missing_satellite_pco(atx, sats, int(t[0]))
+            by_source: dict[str, list[str]] = {}
+            for sat_name, src in pco_source.items():
+                by_source.setdefault(src, []).append(sat_name)
+            for src, names in sorted(by_source.items()):
+                diag.note(f"satellite PCO source {src}: {' '.join(names)}")
         freqs = {s: (ANTEX_FREQS[s][0], ANTEX_FREQS[s][1], float(f1[sys_ == s][0]), float(f2[sys_ == s][0]))
                  for s in chosen}
         q = np.flatnonzero(valid.reshape(-1))
         eq, sq = np.unravel_index(q, (E, S))
-        off = satellite_apc_offset_ecef(atx, sats[sq], t[eq], sat_pos[eq, sq], sat_vel[eq, sq], freqs)
+        off = satellite_pco_offset_ecef(atx, sats, sq, t[eq], sat_pos[eq, sq], sat_vel[eq, sq], freqs)
         missing = ~np.all(np.isfinite(off), axis=-1)
         no_pco = sorted(set(sats[sq[missing]].tolist()))
         if no_pco:
@@ -376,6 +384,30 @@ def prepare(obs: ObsBlock, sp3, clk=None, atx=None, options: PppOptions | None =
                      wet_map=mw, grad_map=grad_map, elevation_rad=el, sigma_scale=sig, code_sigma_factor=code_scale, slip=slip, usable=usable, tide_m=tide,
                      apriori_ecef_m=apriori, zwd0_m=zwd0, lam_if_factor=noise_factor, f1_hz=f1, f2_hz=f2,
                      diagnostics=diag, gf_m=gf, mw_cyc=mw_c, lli=lli, windup_cyc=windup_cyc)
+
+
+def satellite_pco_offset_ecef(atx, sats: np.ndarray, sat_idx: np.ndarray, t_ns: np.ndarray, pos_ecef_m: np.ndarray,
+                              vel_ecef_mps: np.ndarray, freqs: dict[str, tuple]) -> np.ndarray:
+    """ECEF vector [m] centre of mass -> IF antenna phase centre for rows (``sats[sat_idx]``, ``t_ns``).
+
+    Same model as :func:`rtk_engine.orbits.precise.satellite_apc_offset_ecef` (nominal attitude,
+    orbit-normal for BeiDou GEOs; ``freqs[sys] = (code1, code2, f1_hz, f2_hz)``), but the ANTEX
+    lookup is done once per satellite and validity period instead of once per epoch. Rows
+    without an entry are NaN."""
+    pco = np.full((sat_idx.size, 3), np.nan)
+    for i in np.unique(sat_idx):
+        sat = str(sats[i])
+        spec = freqs.get(sat[0])
+        if spec is None:
+            continue
+        rows = np.flatnonzero(sat_idx == i)
+        for e in atx.satellites.get(sat, []):
+            if spec[0] not in e.freqs or spec[1] not in e.freqs:
+                continue
+            sel = rows[(t_ns[rows] >= e.valid_from_ns) & (t_ns[rows] < e.valid_until_ns) & np.isnan(pco[rows, 0])]
+            pco[sel] = iono_free_pco(e.freqs[spec[0]].pco_m, e.freqs[spec[1]].pco_m, spec[2], spec[3])
+    axes = satellite_body_axes(pos_ecef_m, vel_ecef_mps, sun_position_ecef(t_ns), orbit_normal=is_bds_geo(sats[sat_idx]))
+    return pco_ecef(pco, axes)
 
 
 def gf_mw(L1, L2, P1, P2, f1, f2):

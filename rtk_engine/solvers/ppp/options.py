@@ -55,6 +55,8 @@ class PppOptions:
     windup: bool = True
     shapiro: bool = True
     satellite_pco: bool = True
+    # satellites the antenna file lacks get block-nominal PCOs (rtk_engine.products.satellite_antenna_nominal)
+    nominal_satellite_pco: bool = True
     codes: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=lambda: dict(DEFAULT_CODES))
     phases: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=lambda: dict(DEFAULT_PHASES))
 

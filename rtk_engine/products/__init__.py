@@ -1,0 +1,1 @@
+"""Reference data about products and satellites that no product file on this machine carries."""
