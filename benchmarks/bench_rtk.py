@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"compiled kernels: {'built' if have_ext else 'NOT built (run `make ext`); compiled columns = numpy'}")
     print(f"{'case':16s} {'epochs':>6s} {'rnx2rtkp':>9s} {'numpy':>8s} {'compiled':>9s} {'numpy/rtklib':>13s} "
           f"{'compiled/rtklib':>16s}   (whole process, ms/epoch, best of {args.repeat})")
+    imports = [py, "-c", "import beidou.cli, rtk_engine.solvers.rtk, rtk_engine.formats.rinex_obs, "
+               "rtk_engine.formats.rinex_nav"]
+    startup = min(_wall_once(imports, env_c) for _ in range(args.repeat))
     engine_rows = []
     for name, (folder, rover, base, nav, n_ep) in CASES.items():
         d = DATA / folder
@@ -108,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, n_ep, rt, eng in engine_rows:
         e_np, e_c = eng["numpy"] / n_ep * 1e3, eng["compiled"] / n_ep * 1e3
         print(f"{name:16s} {n_ep:6d} {e_np:8.2f} {e_c:9.2f} {e_np / e_c:9.2f} {e_np / rt:13.2f} {e_c / rt:16.2f}")
+    print(f"start-up alone (python + imports, no work): {startup * 1e3:.0f} ms per process")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process (engine runs): {rss:.0f} MB")
     return 0
