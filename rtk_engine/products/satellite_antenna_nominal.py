@@ -67,6 +67,14 @@ def _entry(sat: str, block: str, pco_by_freq: dict[str, np.ndarray], valid: tupl
     return e
 
 
+def _copy_of(sat: str, donor: AntennaEntry, valid: tuple[int, int]) -> AntennaEntry:
+    """The donor's PCO and PCV tables for ``sat`` (same block and antenna)."""
+    e = copy.deepcopy(donor)
+    e.serial, e.svn, e.cospar = sat, "", ""
+    e.valid_from_ns, e.valid_until_ns = int(valid[0]), int(valid[1])
+    return e
+
+
 def _donor(atx: Antex, sat: str, t_ns: int) -> AntennaEntry | None:
     try:
         return atx.satellite(sat, t_ns)
@@ -86,8 +94,7 @@ def nominal_entry(atx: Antex, sat: str, t_ns: int) -> tuple[AntennaEntry | None,
             d = _donor(atx, "G01", t_ns)
             if d is None or not d.antenna_type.startswith("BLOCK IIF"):
                 return None, "no IIF satellite in the antenna file to copy"
-            return _entry(sat, "BLOCK IIF", {f: p.pco_m for f, p in d.freqs.items()}, GPS_PERIOD), \
-                "antex-block (G01 IIF)"
+            return _copy_of(sat, d, GPS_PERIOD), "antex-block (G01 IIF)"
         if block in IIR_Z_M:
             z = np.array([0.0, 0.0, IIR_Z_M[block]])
             return _entry(sat, "BLOCK " + block, {f: z for f in ANTEX_FREQS_BY_SYSTEM["G"]}, GPS_PERIOD), \
@@ -102,8 +109,7 @@ def nominal_entry(atx: Antex, sat: str, t_ns: int) -> tuple[AntennaEntry | None,
         if prn in GALILEO_IOV:
             pco = {f: np.array([0.0, 0.0, p.pco_m[2]]) for f, p in d.freqs.items()}
             return _entry(sat, "GALILEO-1", pco, GNSS_PERIOD), "z-only (IOV, FOC Z from E02)"
-        return _entry(sat, "GALILEO-2", {f: p.pco_m for f, p in d.freqs.items()}, GNSS_PERIOD), \
-            "antex-block (E02 FOC)"
+        return _copy_of(sat, d, GNSS_PERIOD), "antex-block (E02 FOC)"
     if sys_ == "C":
         if prn in BDS2:
             v = np.array([0.6, 0.0, 1.1])
@@ -113,8 +119,7 @@ def nominal_entry(atx: Antex, sat: str, t_ns: int) -> tuple[AntennaEntry | None,
             d = _donor(atx, "C22", t_ns)
             if d is None:
                 return None, "no BDS-3 CAST MEO satellite in the antenna file to copy"
-            return _entry(sat, "BEIDOU-3M-CAST", {f: p.pco_m for f, p in d.freqs.items()}, GNSS_PERIOD), \
-                "antex-block (C22 CAST MEO)"
+            return _copy_of(sat, d, GNSS_PERIOD), "antex-block (C22 CAST MEO)"
         return None, "BeiDou satellite type without a nominal PCO here (SECM MEO, BDS-3 IGSO/GEO)"
     return None, f"system {sys_}: no nominal PCO"
 

@@ -345,6 +345,10 @@ def prepare(obs: ObsBlock, sp3, clk=None, atx=None, options: PppOptions | None =
     elif ant_name.strip():
         diag.note(f"no antenna file: receiver antenna {ant_name.strip()!r} PCO/PCV not applied (ARP only)")
 
+    # ---- satellite antenna PCV (nadir-dependent, IF), where the antenna file (or a block-nominal copy) has one
+    if atx is not None and o.satellite_pco and o.satellite_pcv:
+        ant_m += satellite_pcv_if(atx, sats, t, sat_pos, apriori, a, b, usable)
+
     # ---- relativity (Shapiro), wind-up, tides
     shapiro = np.zeros((E, S))
     if o.shapiro:
@@ -374,7 +378,11 @@ def prepare(obs: ObsBlock, sp3, clk=None, atx=None, options: PppOptions | None =
     elc = np.maximum(np.nan_to_num(el, nan=np.pi / 2), np.radians(3.0))
     mg = 1.0 / (np.sin(elc) * np.tan(elc) + 0.0032)
     grad_map = np.stack([mg * np.cos(np.nan_to_num(az)), mg * np.sin(np.nan_to_num(az))], axis=-1)
-    sig = 1.0 / np.sin(np.maximum(el, np.radians(5.0)))
+    sin_el = np.sin(np.maximum(el, np.radians(5.0)))
+    if o.elevation_weighting == "sin":
+        sig = 1.0 / sin_el
+    else:  # "a2b2": sigma^2 = s0^2 (1 + 1/sin^2 el) / 2, equal at zenith, 0.71/sin el near the horizon
+        sig = np.sqrt(0.5 * (1.0 + 1.0 / sin_el**2))
     sig = np.where(is_bds_geo(sats)[None, :], sig / o.bds_geo_weight, sig)
     code_scale = np.ones(S)
     if osb is None:
@@ -408,6 +416,28 @@ def satellite_pco_offset_ecef(atx, sats: np.ndarray, sat_idx: np.ndarray, t_ns: 
             pco[sel] = iono_free_pco(e.freqs[spec[0]].pco_m, e.freqs[spec[1]].pco_m, spec[2], spec[3])
     axes = satellite_body_axes(pos_ecef_m, vel_ecef_mps, sun_position_ecef(t_ns), orbit_normal=is_bds_geo(sats[sat_idx]))
     return pco_ecef(pco, axes)
+
+
+def satellite_pcv_if(atx, sats: np.ndarray, t_ns: np.ndarray, sat_pos: np.ndarray, rcv: np.ndarray, a: np.ndarray,
+                     b: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """Satellite PCV of the IF combination [m] ``[E, S]`` (add to the modelled range), from the nadir angle
+    at the receiver ``rcv[E, 3]``; zero where the antenna entry has no PCV table."""
+    E, S = usable.shape
+    out = np.zeros((E, S))
+    los = rcv[:, None, :] - sat_pos
+    cosn = -np.einsum("esi,esi->es", sat_pos, los) / (np.linalg.norm(sat_pos, axis=-1) * np.linalg.norm(los, axis=-1))
+    nadir = np.arccos(np.clip(np.nan_to_num(cosn, nan=1.0), -1.0, 1.0))
+    for i, sat in enumerate(sats):
+        f1, f2 = ANTEX_FREQS[str(sat)[0]]
+        for e in atx.satellites.get(str(sat), []):
+            if f1 not in e.freqs or f2 not in e.freqs:
+                continue
+            rows = usable[:, i] & (t_ns >= e.valid_from_ns) & (t_ns < e.valid_until_ns)
+            if rows.any():
+                n = nadir[rows, i]
+                out[rows, i] = a[i] * e.pcv(f1, 0.0, n) + b[i] * e.pcv(f2, 0.0, n)
+            break
+    return out
 
 
 def gf_mw(L1, L2, P1, P2, f1, f2):

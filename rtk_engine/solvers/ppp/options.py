@@ -27,6 +27,9 @@ class PppOptions:
     mode: str = "static"  # "static" (one constant position) or "kinematic" (white-noise position)
     systems: str = "GEC"
     elmask_deg: float = 10.0
+    # sigma vs elevation: "a2b2" sigma^2 ~ (1 + 1/sin^2 el) / 2 (default; ESBC 24 h static height -1.84 ->
+    # -1.62 cm, see docs/ppp.md) or "sin": sigma ~ 1/sin el
+    elevation_weighting: str = "a2b2"
     code_sigma_m: float = 0.3  # undifferenced code sigma at zenith, per frequency
     phase_sigma_m: float = 0.003  # undifferenced phase sigma at zenith, per frequency
     # Extra phase/code sigma [m] for satellite clocks interpolated over sparse samples (e.g. 15 min SP3
@@ -57,12 +60,15 @@ class PppOptions:
     satellite_pco: bool = True
     # satellites the antenna file lacks get block-nominal PCOs (rtk_engine.products.satellite_antenna_nominal)
     nominal_satellite_pco: bool = True
+    satellite_pcv: bool = True  # nadir-dependent satellite PCV where the antenna entry has a table
     codes: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=lambda: dict(DEFAULT_CODES))
     phases: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=lambda: dict(DEFAULT_PHASES))
 
     def __post_init__(self) -> None:
         if self.mode not in ("static", "kinematic"):
             raise ValueError(f"PPP mode must be 'static' or 'kinematic', not {self.mode!r}")
+        if self.elevation_weighting not in ("a2b2", "sin"):
+            raise ValueError(f"PPP elevation_weighting must be 'a2b2' or 'sin', not {self.elevation_weighting!r}")
         unknown = set(self.systems) - set(DEFAULT_CODES)
         if unknown:
             raise ValueError(f"PPP supports systems G, E, C; not {''.join(sorted(unknown))}")
