@@ -27,7 +27,7 @@ def test_options_reject_unknown_and_bad_values(tmp_path):
     with pytest.raises(RtkOptionsError):
         load_options(mode="dynamic")
     with pytest.raises(RtkOptionsError):
-        load_options(systems="GR")  # GLONASS is not processed: said, not silently ignored
+        load_options(systems="GX")
     good = tmp_path / "good.toml"
     good.write_text('mode = "static"\n[ar]\nmode = "continuous"\n')
     o = load_options(good)
@@ -106,3 +106,22 @@ def test_snr_drop_weighting_follows_the_drop_not_the_level():
     assert f[1, 0] == 1.0 and 10 ** (5.7 / 3) * 0.99 < f[0, 0] < 10 ** (6.0 / 3) * 1.01  # 9 dB - 3 free, less decay
     assert w.factor(3 * ns, np.array([[np.nan], [30.0]]))[0, 0] == 1.0  # lost: no factor, reference restarts
     assert w.factor(4 * ns, np.array([[36.0], [30.0]]))[0, 0] == 1.0
+
+
+def test_glonass_in_the_files_is_counted_not_an_error():
+    """GLONASS is accepted in ``systems`` and present in many files; not processed yet, it must be
+    reported, never raise or vanish silently. Zero baseline (the same Hong Kong file as rover and base):
+    the solution is the base position."""
+    from rtk_engine.formats.rinex_nav import read_navs
+    from rtk_engine.formats.rinex_obs import read_obs
+    from tests.conftest import shared_path
+
+    d = "kinematic/urbannav-hk-2020-155"
+    obs = read_obs(shared_path(f"{d}/2020_06_03_TST_03.obs")).select_epochs(np.arange(20))
+    nav = read_navs([shared_path(f"{d}/hksc155c.20n"), shared_path(f"{d}/hksc155c.20g")])
+    base_pos = obs.header.approx_pos_ecef_m
+    sol, rep = solve(obs, obs, nav, base_pos, load_options(systems="GR"))
+    notes = [s for s in rep.skipped if s.startswith("GLONASS")]
+    assert len(notes) == 1 and int(notes[0].split()[1]) >= 4
+    ok = np.all(np.isfinite(sol.ecef_m), axis=1)
+    assert ok.all() and np.max(np.linalg.norm(sol.ecef_m - base_pos, axis=1)) < 0.01

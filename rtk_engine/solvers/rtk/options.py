@@ -27,6 +27,9 @@ class NoiseOptions:
     static_pos_process_m_per_sqrt_s: float = 0.0
     iono_std_m_per_10km: float = 0.03
     iono_process_m_per_sqrt_s: float = 0.001
+    iono_vertical_std_m_per_10km: float = 0.0
+    iono_vertical_process_m_per_sqrt_s: float = 0.0001
+    iono_residual_std_m_per_10km: float = 0.01
     snr_drop_decay_db_per_s: float = 0.1
     snr_drop_free_db: float = 3.0
     snr_drop_db_per_decade: float = 3.0
@@ -123,9 +126,9 @@ class RtkOptions:
             raise RtkOptionsError(f"ar.mode must be off, instantaneous, continuous or fix-and-hold, not {self.ar.mode!r}")
         if not 1 <= self.max_freqs <= 5:
             raise RtkOptionsError(f"max_freqs must be 1..5, not {self.max_freqs}")
-        bad = set(self.systems) - set("GECJ")
+        bad = set(self.systems) - set("GECJR")
         if bad:
-            raise RtkOptionsError(f"systems {''.join(sorted(bad))!r} not supported by the RTK engine (use G, E, C, J)")
+            raise RtkOptionsError(f"systems {''.join(sorted(bad))!r} unknown to the RTK engine (use G, E, C, J, R)")
 
     def band_list(self, system: str) -> tuple[str, ...]:
         return tuple(self.bands.get(system, ()))[: self.max_freqs]

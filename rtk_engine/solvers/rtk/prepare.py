@@ -136,7 +136,7 @@ def _pick_code(block: ObsBlock, system: str, band: str) -> str | None:
 
 def signal_layout(rover: ObsBlock, base: ObsBlock, opts: RtkOptions) -> SignalLayout:
     """Common satellites and, per system, the bands both files track (with their codes)."""
-    systems = [s for s in opts.systems if s in rover.signals and s in base.signals]
+    systems = [s for s in opts.systems if s in rover.signals and s in base.signals and s != "R"]
     codes: dict[str, list] = {}
     for s in systems:
         lst = []
@@ -248,6 +248,12 @@ def prepare(rover: ObsBlock, base: ObsBlock, nav, base_pos, opts: RtkOptions,
         log.warning(msg)
         skipped.append(msg)
     layout = layout or signal_layout(rover, base, opts)
+    n_glo = np.intersect1d(rover.sats[systems_of(rover.sats) == "R"], base.sats[systems_of(base.sats) == "R"]).size
+    if n_glo:
+        msg = (f"GLONASS: {n_glo} satellites observed by both receivers not used (FDMA inter-frequency "
+               f"biases; float GLONASS is not implemented)")
+        log.info(msg)
+        skipped.append(msg)
     sats = layout.sats
     code_r, phase_r, dop_r, lli_r, snr_r = _gather(rover, sats, layout.rover_slot, ri)
     code_b, phase_b, dop_b, lli_b, snr_b = _gather(base, sats, layout.base_slot, bi)

@@ -21,8 +21,8 @@ MAX_PRN = {"G": 32, "E": 36, "C": 63, "J": 10}
 
 
 def catalogue(systems: str) -> np.ndarray:
-    """Every satellite id of the given systems, sorted as ObsBlock sorts them."""
-    return np.array(sorted(sat_id(s, p) for s in systems for p in range(1, MAX_PRN[s] + 1)), "<U3")
+    """Every satellite id of the given systems (GLONASS is not processed), sorted as ObsBlock sorts them."""
+    return np.array(sorted(sat_id(s, p) for s in systems if s in MAX_PRN for p in range(1, MAX_PRN[s] + 1)), "<U3")
 
 
 class RtkStream:
