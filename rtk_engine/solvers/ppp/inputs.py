@@ -429,14 +429,15 @@ def satellite_pcv_if(atx, sats: np.ndarray, t_ns: np.ndarray, sat_pos: np.ndarra
     nadir = np.arccos(np.clip(np.nan_to_num(cosn, nan=1.0), -1.0, 1.0))
     for i, sat in enumerate(sats):
         f1, f2 = ANTEX_FREQS[str(sat)[0]]
-        for e in atx.satellites.get(str(sat), []):
+        todo = usable[:, i].copy()
+        for e in atx.satellites.get(str(sat), []):  # validity periods in file order; the first one covering wins
             if f1 not in e.freqs or f2 not in e.freqs:
                 continue
-            rows = usable[:, i] & (t_ns >= e.valid_from_ns) & (t_ns < e.valid_until_ns)
+            rows = todo & (t_ns >= e.valid_from_ns) & (t_ns < e.valid_until_ns)
             if rows.any():
                 n = nadir[rows, i]
                 out[rows, i] = a[i] * e.pcv(f1, 0.0, n) + b[i] * e.pcv(f2, 0.0, n)
-            break
+                todo &= ~rows
     return out
 
 
