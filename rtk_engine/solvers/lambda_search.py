@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _ext
+
 
 class LambdaError(ValueError):
     """The covariance is not positive definite, or the input is malformed."""
@@ -203,7 +205,8 @@ def decorrelate(Q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(L, D, Z) of the decorrelated problem for covariance ``Q`` [cycles^2]."""
     Q = np.asarray(Q, float)
     L, D = ltdl(0.5 * (Q + Q.T))
-    return reduce(L, D)
+    compiled = _ext.kernel("lambda_core", "reduce")  # optional Cython kernel, same numbers
+    return (compiled or reduce)(L, D)
 
 
 def lambda_search(a: np.ndarray, Q: np.ndarray, m: int = 2) -> LambdaResult:
@@ -219,7 +222,8 @@ def lambda_search(a: np.ndarray, Q: np.ndarray, m: int = 2) -> LambdaResult:
     # shift by the integer part to keep the search numbers small, then restore
     shift = np.round(a)
     zs = Z.T @ (a - shift)
-    cand_z, sq = search(L, D, zs, m)
+    compiled = _ext.kernel("lambda_core", "search")  # optional Cython kernel, same numbers
+    cand_z, sq = (compiled or search)(L, D, zs, m)
     zinv_t = np.round(np.linalg.inv(Z.T))  # Z is unimodular: the inverse is integer
     cand = cand_z @ zinv_t.T + shift
     return LambdaResult(candidates=cand, sq_norms=sq, success_rate=success_rate(D), z_matrix=Z)
