@@ -55,6 +55,11 @@ def test_beidou_geo_igso_meo_and_bds3_signals_are_used():
     assert b1c.any() and np.all(is_bds3(A.sats[b1c]))  # B1C only where BDS-3 transmits it
 
 
+R20_WHY = ("issue goal not reached at 20 km: no fix within 120 s with the per-satellite ionosphere prior the "
+           "simulated ionosphere needs (its single differences spread by +-3 cm around a common mapped vertical "
+           "at 5 km); a tight prior fixes within 1-7 s but 1.4-5.7 cm off")
+
+
 @pytest.mark.parametrize("systems", ["C", "GC"])
 def test_5km_beidou_fixes_within_30s(systems):
     sol, rep, enu, _ = _run("R05", systems=systems)
@@ -69,13 +74,25 @@ def test_5km_beidou_fixes_within_30s(systems):
     assert h[fixed].max() <= 0.03
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue goal not reached: fixed horizontal error <= 1 cm at 5 and 20 km "
-                                       "needs better ionosphere handling (measured 1.2-2.4 cm at 5 km, no fix at "
-                                       "20 km with ionosphere states within 120 s)")
-@pytest.mark.parametrize("rover", ["R05", "R20"])
-def test_issue_goal_1cm_horizontal(rover):
-    sol, rep, enu, _ = _run(rover, systems="C", iono="estimate", max_freqs=3)
+# long baselines: ionosphere states (common vertical + per satellite) and every BeiDou band both files have:
+# B1I, B3I (BDS-2 and BDS-3) and B1C, B2a (BDS-3)
+LONG = dict(iono="estimate", bands={"C": ["2", "6", "1", "5"], "G": ["1", "2"]}, max_freqs=4)
+
+
+@pytest.mark.parametrize("rover,systems", [
+    ("R05", "C"), ("R05", "GC"),
+    pytest.param("R20", "C", marks=[pytest.mark.slow, pytest.mark.xfail(strict=True, reason=R20_WHY)]),
+    pytest.param("R20", "GC", marks=[pytest.mark.slow, pytest.mark.xfail(strict=True, reason=R20_WHY)]),
+])
+def test_issue_goal_1cm_horizontal(rover, systems):
+    """Issue item 4: fixed within 30 s, every fixed epoch <= 1 cm horizontal from the simulated truth.
+    Measured at 5 km: BeiDou-only max 9.7 mm, BeiDou+GPS 8.2 mm (per-satellite states alone: 15.8 / 13.1 mm;
+    ionosphere ignored: 22.7 / 23.6 mm)."""
+    sol, rep, enu, _ = _run(rover, systems=systems, **LONG)
     fixed = sol.quality == Quality.FIX
+    h = np.linalg.norm(enu[fixed, :2], axis=1)
+    print(f"\nsim {rover} {systems} long-baseline settings: fix {fixed.mean():.0%}, TTFF {rep.time_to_first_fix_s:.0f} s, "
+          f"max horizontal {h.max() * 1e3 if h.size else float('nan'):.1f} mm")
     assert rep.time_to_first_fix_s <= 30.0
-    assert np.linalg.norm(enu[fixed, :2], axis=1).max() <= 0.01
+    assert fixed[30:].mean() >= 0.9  # and it stays fixed
+    assert h.max() <= 0.01

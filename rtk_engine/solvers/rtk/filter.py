@@ -40,6 +40,13 @@ from .prepare import EpochArrays, _day_of_year
 from .snr_weight import SnrDropWeights
 
 NP = 3  # position states
+R_EARTH_M, IONO_H_M = 6_371_000.0, 350_000.0
+
+
+def iono_mapping(el_rad: np.ndarray) -> np.ndarray:
+    """Single-layer (350 km) ionospheric mapping function: slant / vertical delay."""
+    c = R_EARTH_M / (R_EARTH_M + IONO_H_M) * np.cos(el_rad)
+    return 1.0 / np.sqrt(1.0 - c * c)
 
 
 @dataclass
@@ -82,11 +89,15 @@ class RtkFilter:
         self.base_pos = np.asarray(base_pos, float)
         s, f = wavelength_m.shape
         self.shape = (s, f)
-        self.nx = NP + s * f + s
+        self.nx = NP + s * f + s + 1
         self.amb_idx = (NP + np.arange(s * f)).reshape(s, f)
         # single-difference slant ionospheric delay at 1575.42 MHz [m], one per satellite (used when
         # ionosphere estimation is on); mu scales it to each signal: (f_L1 / f)^2
         self.iono_idx = NP + s * f + np.arange(s)
+        # optional common state: rover - base vertical delay [m at L1]; a satellite's SD delay is then
+        # M(el) * vertical + its own residual state (M: single-layer mapping at 350 km)
+        self.ivert_idx = NP + s * f + s
+        self.ivert_on = False
         self.iono_active = np.zeros(s, bool)
         self.iono_outage = np.zeros(s, int)
         self.mu = (wavelength_m / (299_792_458.0 / 1575.42e6)) ** 2
@@ -146,14 +157,25 @@ class RtkFilter:
         act = self.iono_idx[self.iono_active]
         if act.size and dt:
             self.P[act, act] += n.iono_process_m_per_sqrt_s ** 2 * abs(dt)
+        base_km = max(np.linalg.norm(self.x[:NP] - self.base_pos) / 1e3, 1.0)
+        vert = n.iono_vertical_std_m_per_10km > 0
+        if vert and not self.ivert_on:
+            v = self.ivert_idx
+            self.x[v] = 0.0
+            self.P[v, :] = 0.0
+            self.P[:, v] = 0.0
+            self.P[v, v] = (n.iono_vertical_std_m_per_10km * base_km / 10.0) ** 2
+            self.ivert_on = True
+        elif self.ivert_on and dt:
+            self.P[self.ivert_idx, self.ivert_idx] += n.iono_vertical_process_m_per_sqrt_s ** 2 * abs(dt)
         new = seen & ~self.iono_active
         if new.any():
-            base_km = max(np.linalg.norm(self.x[:NP] - self.base_pos) / 1e3, 1.0)
             idx = self.iono_idx[new]
             self.x[idx] = 0.0
             self.P[idx, :] = 0.0
             self.P[:, idx] = 0.0
-            self.P[idx, idx] = (n.iono_std_m_per_10km * base_km / 10.0) ** 2
+            std = n.iono_residual_std_m_per_10km if vert else n.iono_std_m_per_10km
+            self.P[idx, idx] = (std * base_km / 10.0) ** 2
             self.iono_active[new] = True
 
     def _sd_var(self, el: np.ndarray) -> np.ndarray:
@@ -354,13 +376,23 @@ class RtkFilter:
             h_pos = -(los[i_s] - los[j_s])
 
             iono_on = bool(self.use_iono) and self.iono_active[i_s].all() and self.iono_active[j_s].all()
+            vert_on = iono_on and self.ivert_on
             if iono_on:
                 ion_i, ion_j = self.iono_idx[i_s], self.iono_idx[j_s]
                 mu_i, mu_j = self.mu[i_s, i_f], self.mu[j_s, j_f]
                 dd_ion = mu_i * x_lin[ion_i] - mu_j * x_lin[ion_j]
+                if vert_on:
+                    mf = iono_mapping(el)
+                    if A.iono_map_b is not None:
+                        mb = A.iono_map_b[k]
+                        mf = np.where(np.isfinite(mb), mb, mf)
+                    h_vert = mu_i * mf[i_s] - mu_j * mf[j_s]  # d(DD delay) / d(vertical)
+                    dd_ion = dd_ion + h_vert * x_lin[self.ivert_idx]
                 v_phi = v_phi + dd_ion  # phase advance: model -mu I
                 v_code = v_code - dd_ion
                 ix = np.r_[np.arange(NP), self.amb_idx[self.active], self.iono_idx[self.iono_active]]
+                if vert_on:
+                    ix = np.r_[ix, self.ivert_idx]
             else:
                 ix = np.r_[np.arange(NP), self.amb_idx[self.active]]
             col = np.full(self.nx, -1)
@@ -377,6 +409,9 @@ class RtkFilter:
                 H[r, col[ion_j]] = mu_j
                 H[m + r, col[ion_i]] = mu_i
                 H[m + r, col[ion_j]] = -mu_j
+            if vert_on:
+                H[r, col[self.ivert_idx]] = -h_vert
+                H[m + r, col[self.ivert_idx]] = h_vert
             var_sd = self._sd_var(el)
             vi, vj = var_sd[i_s, i_f], var_sd[j_s, j_f]
             gn = g[nonref]

@@ -26,10 +26,11 @@ class NoiseOptions:
     kinematic_pos_std_m: float = 30.0
     static_pos_process_m_per_sqrt_s: float = 0.0
     iono_std_m_per_10km: float = 0.03
-    iono_process_m_per_sqrt_s: float = 0.001
-    iono_vertical_std_m_per_10km: float = 0.0
+    iono_process_m_per_sqrt_s: float = 0.0002
+    iono_vertical_std_m_per_10km: float = 0.05
     iono_vertical_process_m_per_sqrt_s: float = 0.0001
-    iono_residual_std_m_per_10km: float = 0.01
+    iono_residual_std_m_per_10km: float = 0.03
+    iono_mapping: str = "geometric"
     snr_drop_decay_db_per_s: float = 0.1
     snr_drop_free_db: float = 3.0
     snr_drop_db_per_decade: float = 3.0
@@ -120,6 +121,8 @@ class RtkOptions:
             raise RtkOptionsError(f"mode must be 'kinematic' or 'static', not {self.mode!r}")
         if self.direction not in ("forward", "backward", "combined"):
             raise RtkOptionsError(f"direction must be forward, backward or combined, not {self.direction!r}")
+        if self.noise.iono_mapping not in ("geometric", "broadcast"):
+            raise RtkOptionsError(f"noise.iono_mapping must be geometric or broadcast, not {self.noise.iono_mapping!r}")
         if self.iono not in ("off", "estimate", "auto"):
             raise RtkOptionsError(f"iono must be off, estimate or auto, not {self.iono!r}")
         if self.ar.mode not in ("off", "instantaneous", "continuous", "fix-and-hold"):

@@ -79,6 +79,7 @@ class EpochArrays:
     snr_b: np.ndarray | None = None
     ant_r: ReceiverAntenna | None = None  # rover antenna model (correction at the rover's az/el, in the filter)
     ant_b_m: np.ndarray | None = None  # [E, S, F] base antenna range correction [m] (ARP + PCO + PCV)
+    iono_map_b: np.ndarray | None = None  # [E, S] broadcast (Klobuchar) slant / vertical delay at the base
 
     @property
     def n_epochs(self) -> int:
@@ -96,7 +97,8 @@ class EpochArrays:
 
 
 _PER_EPOCH = {"time_ns", "age_s", "phase_r", "phase_b", "code_r", "code_b", "doppler_r", "doppler_b",
-              "lli_r", "lli_b", "snr_r", "snr_b", "ant_b_m", "sat_pos_r", "sat_clk_r_m", "sat_clk_b_m", "range_b_m", "trop_b_m", "el_b_rad"}
+              "lli_r", "lli_b", "snr_r", "snr_b", "ant_b_m", "iono_map_b",
+              "sat_pos_r", "sat_clk_r_m", "sat_clk_b_m", "range_b_m", "trop_b_m", "el_b_rad"}
 
 
 def check_base_position(base_pos, base: ObsBlock | None = None, tol_m: float = 1000.0) -> np.ndarray:
@@ -290,6 +292,7 @@ def prepare(rover: ObsBlock, base: ObsBlock, nav, base_pos, opts: RtkOptions,
         fixable &= ~is_bds_geo(sats)
 
     ant_r, ant_b_m = _antennas(rover, base, s_sys, layout.band, az_b, el_b, opts, skipped)
+    iono_map_b = _broadcast_iono_mapping(nav, t_b, llh_b, az_b, el_b) if opts.noise.iono_mapping == "broadcast" else None
 
     # observations of invalid satellites are removed here once, so the filter sees NaN
     bad = ~(ok_r & ok_b)[..., None]
@@ -300,7 +303,24 @@ def prepare(rover: ObsBlock, base: ObsBlock, nav, base_pos, opts: RtkOptions,
                        doppler_r=dop_r, doppler_b=dop_b, lli_r=lli_r.astype(np.uint8), lli_b=lli_b.astype(np.uint8),
                        sat_pos_r=pos_r, sat_clk_r_m=clk_r, sat_clk_b_m=clk_b, range_b_m=rng_b,
                        trop_b_m=trop_b, el_b_rad=el_b, base_pos=base_pos, skipped=skipped,
-                       snr_r=snr_r.astype(float), snr_b=snr_b.astype(float), ant_r=ant_r, ant_b_m=ant_b_m)
+                       snr_r=snr_r.astype(float), snr_b=snr_b.astype(float), ant_r=ant_r, ant_b_m=ant_b_m,
+                       iono_map_b=iono_map_b)
+
+
+def _broadcast_iono_mapping(nav, t_b, llh_b, az_b, el_b) -> np.ndarray | None:
+    """GPS Klobuchar slant delay of each satellite over the zenith delay at the base [E, S] (None: no
+    coefficients). The relative ionosphere between two nearby stations scales with the total delay
+    along each path far better than with the geometric mapping alone (the delay varies over the sky)."""
+    from ...models.ionosphere import klobuchar_gps
+
+    a, b = nav.iono.get("GPSA"), nav.iono.get("GPSB")
+    if a is None or b is None:
+        return None
+    lat, lon = llh_b[:, 0:1], llh_b[:, 1:2]
+    with np.errstate(invalid="ignore"):
+        slant = klobuchar_gps(a, b, t_b[:, None], lat, lon, az_b, el_b)
+        zen = klobuchar_gps(a, b, t_b[:, None], lat, lon, 0.0, np.pi / 2)
+        return slant / zen
 
 
 def _antennas(rover: ObsBlock, base: ObsBlock, s_sys, bands, az_b, el_b, opts: RtkOptions, skipped: list):
