@@ -27,8 +27,9 @@ before the median) above the noise.
 
 :func:`check_integrity` is a pure function (ObsBlocks + navigation + registered coordinates ->
 per-station results). :class:`IntegrityMonitor` collects decimated epochs from station ingests
-(``StationIngest.sinks``) and runs a cycle on demand (in a worker thread: one cycle is seconds of
-CPU per baseline).
+(``StationIngest.sinks``) and runs a cycle on demand; a cycle is seconds of CPU per baseline, mostly
+under the GIL, so a server runs it in a process pool (:meth:`IntegrityMonitor.inputs` ->
+:func:`run_cycle_on` -> :meth:`IntegrityMonitor.record`).
 """
 from __future__ import annotations
 
@@ -287,6 +288,32 @@ class IntegrityCycle:
         return [c for c, r in self.results.items() if r.flagged]
 
 
+@dataclass
+class CycleInputs:
+    """Everything one cycle needs (picklable: run it in a process pool with :func:`run_cycle_on`)."""
+
+    epochs: dict[str, ObsBlock]
+    nav: NavData
+    registered: dict[str, np.ndarray]
+    window_start_gpst_ns: int
+    window_end_gpst_ns: int
+    thresholds: IntegrityThresholds
+    n_neighbours: int
+    max_baseline_km: float
+    opts: RtkOptions
+
+
+def run_cycle_on(inputs: CycleInputs) -> IntegrityCycle:
+    """One integrity cycle from its inputs (pure; seconds of CPU per baseline)."""
+    t0 = time.perf_counter()
+    results, baselines = ({}, [])
+    if inputs.registered:
+        results, baselines = check_integrity(inputs.epochs, inputs.nav, inputs.registered, inputs.thresholds,
+                                             inputs.n_neighbours, inputs.max_baseline_km, inputs.opts)
+    return IntegrityCycle(time.time(), inputs.window_start_gpst_ns, inputs.window_end_gpst_ns, results, baselines,
+                          time.perf_counter() - t0)
+
+
 def _merge_nav(navs: Sequence[NavData]) -> NavData:
     """Union of several stations' ephemerides, each (satellite, toe, issue, source) once."""
     navs = [n for n in navs if n is not None and len(n.kepler)]
@@ -386,25 +413,30 @@ class IntegrityMonitor:
         return {c: np.asarray(x, float) for c, x in reg.items() if x is not None}
 
     # ----------------------------------------------------------------- cycle
-    def run_cycle(self) -> IntegrityCycle:
-        """Check every station with at least ``min_epochs`` epochs in the window (blocking: seconds
-        of CPU per baseline; run it in a thread). The result is also kept in ``last``."""
-        t0 = time.perf_counter()
+    def inputs(self) -> CycleInputs:
+        """Snapshot of the window (stations with at least ``min_epochs`` epochs), ephemerides and
+        registered coordinates: cheap, safe to call from the event loop."""
         with self._lock:
             snap = {c: list(q) for c, q in self._epochs.items()}
         end = max((int(q[-1].time_ns[0]) for q in snap.values() if q), default=0)
         blocks = {c: stack_epochs([e for e in q if int(e.time_ns[0]) > end - self.window_ns])
                   for c, q in snap.items()}
         blocks = {c: b for c, b in blocks.items() if b.n_epochs >= self.min_epochs}
-        reg = self.registered()
-        results, baselines = check_integrity(blocks, self.nav(), reg, self.thresholds, self.n_neighbours,
-                                             self.max_baseline_km, self.opts) if reg else ({}, [])
         start = min((int(b.time_ns[0]) for b in blocks.values()), default=0)
-        cycle = IntegrityCycle(time.time(), start, end, results, baselines, time.perf_counter() - t0)
+        return CycleInputs(blocks, self.nav(), self.registered(), start, end, self.thresholds, self.n_neighbours,
+                           self.max_baseline_km, self.opts)
+
+    def record(self, cycle: IntegrityCycle) -> IntegrityCycle:
+        """Keep a finished cycle as ``last`` and log the stations it flagged."""
         self.last = cycle
         self.cycles += 1
         if cycle.flagged:
             log.warning("integrity: stations moved beyond the threshold: %s", ", ".join(
-                f"{c} ({results[c].horizontal_m * 100:.1f} cm H, {results[c].vertical_m * 100:.1f} cm V)"
+                f"{c} ({cycle.results[c].horizontal_m * 100:.1f} cm H, {cycle.results[c].vertical_m * 100:.1f} cm V)"
                 for c in cycle.flagged))
         return cycle
+
+    def run_cycle(self) -> IntegrityCycle:
+        """Check every station with enough epochs in the window, in this thread (blocking: seconds of
+        CPU per baseline). In a server: ``record(await loop.run_in_executor(pool, run_cycle_on, inputs()))``."""
+        return self.record(run_cycle_on(self.inputs()))

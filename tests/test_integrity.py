@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import functools
 import math
+import pickle
 
 import numpy as np
 import pytest
 
 from cors_network.integrity import (BaselineResult, IntegrityError, IntegrityMonitor, IntegrityThresholds,
-                                    check_integrity, judge_stations, neighbour_pairs)
+                                    check_integrity, judge_stations, neighbour_pairs, run_cycle_on)
 from rtk_engine import gnss_time as gt
 from rtk_engine.geodesy.ellipsoid import ecef_to_geodetic, enu_rotation
 from tests.conftest import shared_path
@@ -58,7 +59,9 @@ def test_shifted_station_is_flagged_within_one_cycle_and_the_others_are_not():
         for code, block in blocks.items():
             mon.sink(code, block.select_epochs(k))
     assert mon.epoch_counts() == {c: 40 for c in blocks}  # decimated to 30 s over the 20 min window
-    cycle = mon.run_cycle()
+    # what a process pool does with the inputs: pickle them to a worker, run the pure cycle there
+    cycle = mon.record(run_cycle_on(pickle.loads(pickle.dumps(mon.inputs()))))
+    assert mon.last is cycle and mon.cycles == 1
     res = cycle.results
     assert len(cycle.baselines) == 5 and all(b.usable(mon.thresholds) for b in cycle.baselines), \
         [(b.base, b.rover, b.fix_rate, b.error) for b in cycle.baselines]
