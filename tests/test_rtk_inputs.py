@@ -108,20 +108,21 @@ def test_snr_drop_weighting_follows_the_drop_not_the_level():
     assert w.factor(4 * ns, np.array([[36.0], [30.0]]))[0, 0] == 1.0
 
 
-def test_glonass_in_the_files_is_counted_not_an_error():
-    """GLONASS is accepted in ``systems`` and present in many files; not processed yet, it must be
-    reported, never raise or vanish silently. Zero baseline (the same Hong Kong file as rover and base):
-    the solution is the base position."""
+def test_glonass_in_the_files_is_counted_when_not_asked_for():
+    """GLONASS in the files but not in ``systems`` (the default) is reported, never silently dropped.
+    Zero baseline (the same Hong Kong file as rover and base): the solution is the base position."""
     from rtk_engine.formats.rinex_nav import read_navs
     from rtk_engine.formats.rinex_obs import read_obs
     from tests.conftest import shared_path
 
     d = "kinematic/urbannav-hk-2020-155"
     obs = read_obs(shared_path(f"{d}/2020_06_03_TST_03.obs")).select_epochs(np.arange(20))
-    nav = read_navs([shared_path(f"{d}/hksc155c.20n"), shared_path(f"{d}/hksc155c.20g")])
+    nav = read_navs([shared_path(f"{d}/hksc155{h}.20{s}") for h in "cd" for s in "ng"])
     base_pos = obs.header.approx_pos_ecef_m
-    sol, rep = solve(obs, obs, nav, base_pos, load_options(systems="GR"))
+    sol, rep = solve(obs, obs, nav, base_pos, load_options(systems="G"))
     notes = [s for s in rep.skipped if s.startswith("GLONASS")]
     assert len(notes) == 1 and int(notes[0].split()[1]) >= 4
     ok = np.all(np.isfinite(sol.ecef_m), axis=1)
     assert ok.all() and np.max(np.linalg.norm(sol.ecef_m - base_pos, axis=1)) < 0.01
+    _, rep = solve(obs, obs, nav, base_pos, load_options(systems="GR"))  # asked for: used, no note
+    assert not any(s.startswith("GLONASS") for s in rep.skipped)

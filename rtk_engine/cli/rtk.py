@@ -3,6 +3,7 @@
     beidou rtk --nav NAV [--nav NAV2] --base BASE --base-pos X,Y,Z ROVER -o out.pos
                [--mode kinematic|static] [--combined | --backward] [--coords xyz|llh]
                [--options file.toml] [--systems GEC] [--freqs 2] [--ar fix-and-hold]
+               [--antex FILE.atx [--rover-ant "TYPE RADOME"] [--base-ant "TYPE RADOME"]]
 
 Writes an RTKLIB-compatible ``.pos`` (Q=1 fixed, Q=2 float, ns, ratio), shows a progress bar over
 epochs and prints a summary: epochs, fix rate, time to first fix, skipped input and slips.
@@ -40,8 +41,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--backward", action="store_true", help="process the epochs in reverse time order")
     p.add_argument("--coords", choices=("llh", "xyz"), default="llh", help=".pos coordinates (default llh)")
     p.add_argument("--options", help="TOML options file (see rtk_engine/solvers/rtk_defaults.toml)")
-    p.add_argument("--systems", help="systems, e.g. GEC (default GECJ)")
+    p.add_argument("--systems", help="systems, e.g. GEC (default GECJ; R adds GLONASS as float)")
     p.add_argument("--freqs", type=int, help="bands per system: 1 = L1 only, 2 = L1+L2, 3 = +L5")
+    p.add_argument("--antex", help="ANTEX file: receiver PCO/PCV for rover and base (types from the headers "
+                                    "or --rover-ant/--base-ant)")
+    p.add_argument("--rover-ant", help='rover antenna "TYPE RADOME" as in ANTEX (overrides the header)')
+    p.add_argument("--base-ant", help='base antenna "TYPE RADOME" as in ANTEX (overrides the header)')
     p.add_argument("--ar", choices=("off", "instantaneous", "continuous", "fix-and-hold"), help="AR mode")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -65,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
         over["max_freqs"] = args.freqs
     if args.ar:
         over["ar"] = {"mode": args.ar}
+    ant = {k: v for k, v in (("antex", args.antex), ("rover_type", args.rover_ant), ("base_type", args.base_ant)) if v}
+    if ant:
+        over["antenna"] = ant
     t0 = time.perf_counter()
     try:
         opts = load_options(args.options, **over)

@@ -101,6 +101,7 @@ class RtkFilter:
         self.iono_active = np.zeros(s, bool)
         self.iono_outage = np.zeros(s, int)
         self.mu = (wavelength_m / (299_792_458.0 / 1575.42e6)) ** 2
+        self.is_glo = np.char.startswith(np.asarray(sats, "<U3"), "R")
         self.use_iono: bool | None = None if opts.iono == "auto" else opts.iono == "estimate"
         self.x = np.zeros(self.nx)
         self.P = np.zeros((self.nx, self.nx))
@@ -190,7 +191,7 @@ class RtkFilter:
     def step(self, A: EpochArrays, k: int) -> EpochResult:
         opts = self.opts
         t = int(A.time_ns[k])
-        first = self.t_prev is None
+        first = self.pos_prev is None  # no position yet (also after epochs without a solution at the start)
         dt = 0.0 if first else (t - self.t_prev) * 1e-9
         phr, phb, cr, cb = A.phase_r[k], A.phase_b[k], A.code_r[k], A.code_b[k]
         el = A.el_b_rad[k]
@@ -345,6 +346,10 @@ class RtkFilter:
             ss, ff = np.nonzero(ok & self.active)
             if ss.size < 2:
                 return None
+            # a position needs 3 independent satellite pairs (one reference per system)
+            u = np.unique(ss)
+            if u.size - np.unique(self.group[u, 0] // 16).size < 3 and self.opts.mode == "kinematic":
+                return None
             g = self.group[ss, ff]
             e = el[ss]
             order = np.lexsort((-e, g))
@@ -420,6 +425,9 @@ class RtkFilter:
             R = np.zeros((2 * m, 2 * m))
             R[:m, :m] = R_phi
             R[m:, m:] = R_phi * opts.noise.code_phase_ratio ** 2
+            if self.is_glo[i_s].any():  # GLONASS code: inter-frequency biases, weight lowered
+                cf = np.where(self.is_glo, opts.noise.glonass_code_factor ** 2, 1.0) * opts.noise.code_phase_ratio ** 2
+                R[m:, m:] = np.diag(vi * cf[i_s]) + same * (vj * cf[j_s])[None, :]
             # innovation about the prior: z - h(x_lin) + H (x_lin - x_prior)
             v = np.r_[v_phi, v_code] + H @ (x_lin[ix] - x_prior[ix])
             Pa = self.P[np.ix_(ix, ix)]

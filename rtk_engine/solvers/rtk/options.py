@@ -31,6 +31,7 @@ class NoiseOptions:
     iono_vertical_process_m_per_sqrt_s: float = 0.0001
     iono_residual_std_m_per_10km: float = 0.03
     iono_mapping: str = "geometric"
+    glonass_code_factor: float = 10.0
     snr_drop_decay_db_per_s: float = 0.1
     snr_drop_free_db: float = 3.0
     snr_drop_db_per_decade: float = 3.0
@@ -96,7 +97,8 @@ class CombineOptions:
 
 
 def _default_bands() -> dict[str, tuple[str, ...]]:
-    return {"G": ("1", "2", "5"), "E": ("1", "7", "5"), "J": ("1", "2", "5"), "C": ("2", "7", "6", "1", "5")}
+    return {"G": ("1", "2", "5"), "E": ("1", "7", "5"), "J": ("1", "2", "5"), "C": ("2", "7", "6", "1", "5"),
+            "R": ("1", "2")}
 
 
 @dataclass(frozen=True)

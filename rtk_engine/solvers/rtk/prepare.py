@@ -138,7 +138,7 @@ def _pick_code(block: ObsBlock, system: str, band: str) -> str | None:
 
 def signal_layout(rover: ObsBlock, base: ObsBlock, opts: RtkOptions) -> SignalLayout:
     """Common satellites and, per system, the bands both files track (with their codes)."""
-    systems = [s for s in opts.systems if s in rover.signals and s in base.signals and s != "R"]
+    systems = [s for s in opts.systems if s in rover.signals and s in base.signals]
     codes: dict[str, list] = {}
     for s in systems:
         lst = []
@@ -250,12 +250,12 @@ def prepare(rover: ObsBlock, base: ObsBlock, nav, base_pos, opts: RtkOptions,
         log.warning(msg)
         skipped.append(msg)
     layout = layout or signal_layout(rover, base, opts)
-    n_glo = np.intersect1d(rover.sats[systems_of(rover.sats) == "R"], base.sats[systems_of(base.sats) == "R"]).size
-    if n_glo:
-        msg = (f"GLONASS: {n_glo} satellites observed by both receivers not used (FDMA inter-frequency "
-               f"biases; float GLONASS is not implemented)")
-        log.info(msg)
-        skipped.append(msg)
+    if "R" not in opts.systems:
+        n_glo = np.intersect1d(rover.sats[systems_of(rover.sats) == "R"], base.sats[systems_of(base.sats) == "R"]).size
+        if n_glo:
+            msg = f"GLONASS: {n_glo} satellites observed by both receivers not used (not in systems {opts.systems!r})"
+            log.info(msg)
+            skipped.append(msg)
     sats = layout.sats
     code_r, phase_r, dop_r, lli_r, snr_r = _gather(rover, sats, layout.rover_slot, ri)
     code_b, phase_b, dop_b, lli_b, snr_b = _gather(base, sats, layout.base_slot, bi)
@@ -281,13 +281,21 @@ def prepare(rover: ObsBlock, base: ObsBlock, nav, base_pos, opts: RtkOptions,
     el_b = np.where(ok_r & ok_b, el_b, np.nan)
 
     s_sys = systems_of(sats)
-    freq = frequencies_hz(s_sys[:, None], layout.band)  # band digit suffices except GLONASS (not used)
+    chans = {**nav.glonass_channels(), **rover.header.glonass_channels, **base.header.glonass_channels} \
+        if hasattr(nav, "glonass_channels") else {}
+    k_glo = np.array([chans.get(str(x), np.nan) for x in sats], float)
+    freq = frequencies_hz(s_sys[:, None], layout.band, k_glo[:, None])  # GLONASS FDMA: per-channel carrier
     freq = np.where(layout.band == "", np.nan, freq)
+    no_k = (s_sys == "R") & ~np.isfinite(k_glo) & observed.any(axis=0)
+    if no_k.any():
+        msg = f"GLONASS: no frequency channel known for {', '.join(sats[no_k].tolist())}: not used"
+        log.warning(msg)
+        skipped.append(msg)
     wl = CLIGHT / freq
-    sys_idx = np.array(["GECJ".index(s) for s in s_sys])
+    sys_idx = np.array(["GECJR".index(s) for s in s_sys])
     band_num = np.where(layout.band == "", "0", layout.band).astype(int)
     group = np.where(layout.band == "", -1, sys_idx[:, None] * 16 + band_num)
-    fixable = np.ones(sats.size, bool)
+    fixable = s_sys != "R"  # GLONASS ambiguities stay float (FDMA inter-frequency biases)
     if opts.ar.exclude_bds_geo:
         fixable &= ~is_bds_geo(sats)
 

@@ -17,12 +17,12 @@ from .filter import EpochResult, RtkFilter
 from .options import RtkOptions
 from .prepare import RtkInputError, check_base_position, layout_with_codes, prepare, signal_layout
 
-MAX_PRN = {"G": 32, "E": 36, "C": 63, "J": 10}
+MAX_PRN = {"G": 32, "E": 36, "C": 63, "J": 10, "R": 27}
 
 
 def catalogue(systems: str) -> np.ndarray:
-    """Every satellite id of the given systems (GLONASS is not processed), sorted as ObsBlock sorts them."""
-    return np.array(sorted(sat_id(s, p) for s in systems if s in MAX_PRN for p in range(1, MAX_PRN[s] + 1)), "<U3")
+    """Every satellite id of the given systems, sorted as ObsBlock sorts them."""
+    return np.array(sorted(sat_id(s, p) for s in systems for p in range(1, MAX_PRN[s] + 1)), "<U3")
 
 
 class RtkStream:
@@ -56,6 +56,7 @@ class RtkStream:
             return self._skip(rover_epoch, str(exc))
         if self.filter is None:
             fixable = ~is_bds_geo(self.sats) if self.opts.ar.exclude_bds_geo else np.ones(self.sats.size, bool)
+            fixable &= ~np.char.startswith(self.sats, "R")  # GLONASS stays float
             self.filter = RtkFilter(self.sats, A.wavelength_m, A.group, fixable, self.base_pos, self.opts)
         return _to_solution([self.filter.step(A, 0)])
 
