@@ -98,8 +98,8 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
         Qs = Qa[np.ix_(sel, sel)]
         try:
             res = lambda_search(a[sel], Qs)
-        except LambdaError as exc:
-            reason = str(exc)
+        except (LambdaError, LinAlgError, ValueError) as exc:  # an ill-conditioned subset: try the next one
+            reason = f"LAMBDA failed: {exc}"
             continue
         ratio = min(res.ratio, 999.9)
         if first_ratio is None:
