@@ -174,7 +174,9 @@ def solve_baseline(rover: str, base: str, epochs: Mapping[str, ObsBlock], nav: N
             return res
         res.start_epoch = start
         sol, rep = solve(rov.select_epochs(slice(start, None)), bas, nav, reg_b, opts)
-    except ValueError as exc:  # RtkInputError: no overlap, no ephemerides, bad base position
+    except ValueError as exc:  # RtkInputError (no overlap, no ephemerides, bad base position); also an
+        # engine failure inside the LAMBDA search (LinAlgError "Singular matrix", NaN): the baseline is
+        # then unusable for this cycle, and the reason is in ``error``
         res.error = f"{type(exc).__name__}: {exc}"
         return res
     finally:
