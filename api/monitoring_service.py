@@ -84,7 +84,8 @@ class _Live:
 class MonitoringProcessor:
     def __init__(self, sessions, data_dir: Path, webhooks: WebhookSender) -> None:
         self.sessions, self.data_dir, self.webhooks = sessions, Path(data_dir), webhooks
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="monitoring")
+        from .jobs import _lower_priority
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="monitoring", initializer=_lower_priority, initargs=(5,))
         self.live: dict[int, _Live] = {}
         self.lock = threading.RLock()
 

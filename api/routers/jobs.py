@@ -17,6 +17,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -82,6 +83,12 @@ async def upload_file(request: Request, _: Operator, kind: str = Query(..., patt
     body = await read_limited(request, limit)
     if not body:
         raise HTTPException(400, "empty body: send the file as the request body")
+    out, existed = await run_in_threadpool(_store_file, upload_dir(request), body, kind, filename)
+    return JSONResponse(out, status_code=200 if existed else 201)
+
+
+def _store_file(folder: Path, body: bytes, kind: str, filename: str) -> tuple[dict, bool]:
+    """Validate and store an uploaded file (blocking: thread pool, not the event loop)."""
     try:
         info = classify(body, filename)
     except ValueError as exc:
@@ -89,13 +96,13 @@ async def upload_file(request: Request, _: Operator, kind: str = Query(..., patt
     if info["kind"] != kind:
         raise HTTPException(415, f"{filename} is a RINEX {info['kind']} file, not {kind}")
     digest = hashlib.sha256(body).hexdigest()
-    path = upload_dir(request) / f"{digest}.{kind}"
+    path = folder / f"{digest}.{kind}"
     existed = path.exists()
     if not existed:
         fsync_write(path, body)
     out = {"file_id": digest, "kind": kind, "filename": filename, "size_bytes": len(body), **{
         k: v for k, v in info.items() if k != "kind"}}
-    return JSONResponse(out, status_code=200 if existed else 201)
+    return out, existed
 
 
 class JobIn(BaseModel):

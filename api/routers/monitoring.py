@@ -22,6 +22,7 @@ import threading
 import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
@@ -232,12 +233,9 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return bytes(buf)
 
 
-@router.post("/points/{code}/observations", status_code=202)
-async def post_observations(code: str, request: Request, _: Operator) -> JSONResponse:
-    body = await read_limited(request, request.app.state.settings.extra.get("monitoring_max_bytes", MAX_CHUNK_BYTES))
-    if not body:
-        raise HTTPException(400, "empty body: post a RINEX observation chunk or JSON epochs")
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+def _intake(app, code: str, body: bytes, ctype: str) -> tuple[dict, bool]:
+    """Validate and durably store a posted chunk (blocking: runs on the thread pool, never on the
+    event loop the caster shares)."""
     if ctype == "application/json":
         import json
         from cors_network.monitoring.intake import IntakeError, epochs_from_json
@@ -250,14 +248,24 @@ async def post_observations(code: str, request: Request, _: Operator) -> JSONRes
         if not _looks_like_rinex_obs(body):
             raise HTTPException(415, "not a RINEX observation file (plain, Hatanaka or gzip) and not application/json")
         kind = "rinex"
-    proc = processor(request)
-    with request.app.state.sessions() as db:
+    proc = ensure_processor(app)
+    with app.state.sessions() as db:
         p = _get_point(db, code)
-        row, dup = store_upload(db, request.app.state.settings.data_dir, p, body, kind)
+        row, dup = store_upload(db, app.state.settings.data_dir, p, body, kind)
         out = {"upload_id": row.id, "sha256": row.sha256, "kind": row.kind, "size_bytes": row.size_bytes,
                "status": row.status, "duplicate": dup}
     if not dup:
         proc.submit(row.id)
+    return out, dup
+
+
+@router.post("/points/{code}/observations", status_code=202)
+async def post_observations(code: str, request: Request, _: Operator) -> JSONResponse:
+    body = await read_limited(request, request.app.state.settings.extra.get("monitoring_max_bytes", MAX_CHUNK_BYTES))
+    if not body:
+        raise HTTPException(400, "empty body: post a RINEX observation chunk or JSON epochs")
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    out, dup = await run_in_threadpool(_intake, request.app, code, body, ctype)
     return JSONResponse(out, status_code=200 if dup else 202)
 
 
