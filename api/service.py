@@ -79,6 +79,8 @@ class Service:
         caster.set_mounts(cfg.mounts)
         log.info("caster reconfigured after a change of %s", what)
         self._sync_ingests()
+        if getattr(self, "monitoring", None) is not None:
+            self.monitoring.sync()
 
     def _sync_ingests(self) -> None:
         """One ingest per station whose mountpoint exists on the caster."""
@@ -146,6 +148,12 @@ class Service:
         self.live.caster = caster
         self.app.state.listeners.append(self._on_change)
         self._sync_ingests()
+        from .monitoring_live import LiveMonitoring
+        from .routers.monitoring import ensure_processor
+
+        # monitoring: recover uploads acknowledged before a crash, then follow live points
+        self.monitoring = LiveMonitoring(await asyncio.to_thread(ensure_processor, self.app), self.live)
+        self.monitoring.sync()
         self._tasks["quality"] = asyncio.create_task(self._quality_loop())
         if self.demo:
             from cors_network.demo import SimulatedNetwork
@@ -181,6 +189,10 @@ class Service:
         for t in self._tasks.values():
             t.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self.monitoring.stop()
+        runner = getattr(self.app.state, "job_runner", None)
+        if runner is not None:
+            await asyncio.to_thread(runner.shutdown, True)
         self.archive.flush()
         self.persist_quality()
         await caster.stop()
