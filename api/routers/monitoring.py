@@ -162,7 +162,7 @@ def list_points(db: Db, _: Reader, page: PageParams = Depends()) -> dict:
 
 
 @router.post("/points", status_code=201)
-def create_point(body: PointIn, db: Db, _: Operator) -> dict:
+def create_point(body: PointIn, db: Db, _: Operator, request: Request) -> dict:
     code = body.code.upper()
     if db.scalar(select(MonitoringPoint).where(MonitoringPoint.code == code)):
         raise HTTPException(409, f"monitoring point {code!r} exists")
@@ -173,6 +173,7 @@ def create_point(body: PointIn, db: Db, _: Operator) -> dict:
     db.flush()
     _set_rules(db, p, body.rules)
     db.commit()
+    request.app.state.changed("monitoring")  # the running service starts following the new point
     return point_out(db, p)
 
 
@@ -189,6 +190,7 @@ def update_point(code: str, body: PointPatch, db: Db, _: Operator, request: Requ
     _check_position(p.x_m, p.y_m, p.z_m)
     db.commit()
     processor(request).invalidate(p.id)
+    request.app.state.changed("monitoring")
     return point_out(db, p)
 
 
@@ -207,6 +209,7 @@ def delete_point(code: str, db: Db, _: Operator, request: Request) -> None:
     processor(request).invalidate(p.id)
     db.delete(p)
     db.commit()
+    request.app.state.changed("monitoring")
 
 
 # ------------------------------------------------------------------------------------------ intake
