@@ -40,7 +40,7 @@ from .models import ArchiveFile, Station, utcnow
 from .models_monitoring import Job
 
 log = logging.getLogger("beidou.jobs")
-MODES = ("spp", "ppk")
+MODES = ("spp", "ppk", "ppp")
 FILES = {"pos": "solution.pos", "csv": "solution.csv", "geojson": "solution.geojson", "kml": "solution.kml",
          "summary": "summary.json"}
 MEDIA = {"pos": "text/plain", "csv": "text/csv", "geojson": "application/geo+json",
@@ -219,6 +219,13 @@ def _run(db, job: Job, data_dir: Path) -> dict:
         raise JobInputError("the rover file holds no observation epochs")
     start, end = _span(rover)
     progress(0.1)
+    if job.mode == "ppp":
+        sol, extra = _run_ppp(rover, data_dir, dict(job.options or {}))
+        summary = summarise(sol)
+        summary.update(mode=job.mode, rover_file=Path(job.rover_path).name, **extra)
+        progress(0.97)
+        write_outputs(job_dir(data_dir, job.id), sol, summary, Path(job.rover_path).name)
+        return summary
     nav = _nav_for(db, job, start, end)
     progress(0.15)
     opts = dict(job.options or {})
@@ -253,12 +260,32 @@ def _run(db, job: Job, data_dir: Path) -> dict:
                  "time_to_first_fix_s": getattr(report, "time_to_first_fix_s", None),
                  "skipped": len(report.skipped)}
     else:
-        raise JobInputError(f"unknown mode {job.mode!r} (spp, ppk)")
+        raise JobInputError(f"unknown mode {job.mode!r} (spp, ppk, ppp)")
     summary = summarise(sol)
     summary.update(mode=job.mode, rover_file=Path(job.rover_path).name, **extra)
     progress(0.97)
     write_outputs(job_dir(data_dir, job.id), sol, summary, Path(job.rover_path).name)
     return summary
+
+
+def _run_ppp(rover, data_dir: Path, options: dict):
+    """PPP with the precise products an operator keeps in ``<data_dir>/products`` (SP3, CLK, ATX, BIA;
+    no network access). A missing product is named exactly (which kind, which span, expected file)."""
+    from rtk_engine.solvers.ppp import PppOptions, solve_detailed
+    from rtk_engine.solvers.ppp.products import find_products
+
+    folder = data_dir / "products"
+    ps = find_products([folder], int(rover.time_ns[0]), int(rover.time_ns[-1]), need_clk=False)
+    if not ps.sp3:
+        raise JobInputError(f"no precise orbits for this span in {folder}: " + "; ".join(ps.missing))
+    sp3, clk, atx, bias = ps.load()
+    known = set(PppOptions.__dataclass_fields__)
+    unknown = set(options) - known
+    if unknown:
+        raise JobInputError(f"unknown PPP options {sorted(unknown)}")
+    res = solve_detailed(rover, sp3, clk, atx, PppOptions(**options), osb=bias)
+    return res.solution, {"products": [str(p.name) for p in ps.sp3 + ps.clk],
+                          "missing_products": ps.missing, "notes": ps.notes[:50]}
 
 
 # ------------------------------------------------------------------------------------------ runner

@@ -108,7 +108,7 @@ def _store_file(folder: Path, body: bytes, kind: str, filename: str) -> tuple[di
 class JobIn(BaseModel):
     rover_file: str = Field(pattern="^[0-9a-f]{64}$")
     nav_file: str = Field("", pattern="^([0-9a-f]{64})?$")
-    mode: str = Field("ppk", pattern="^(spp|ppk)$")
+    mode: str = Field("ppk", pattern="^(spp|ppk|ppp)$")
     base_station: str = Field("", max_length=16)
     options: dict = Field(default_factory=dict)
 
