@@ -117,23 +117,32 @@ class Api:
 
     def probe(self, seconds: float, rate: float, pid: int) -> dict:
         """GET /api/stations ``rate`` times a second for ``seconds``; latency in ms."""
-        lat, errors, n_items = [], 0, set()
+        lat, phase, walls, errors, n_items = [], [], [], 0, set()
         cpu0, t_start = proc_cpu_s(pid), time.monotonic()
         t_next = t_start
         while time.monotonic() - t_start < seconds:
-            t0 = time.perf_counter()
+            wall = time.time()
+            t0, ph = time.perf_counter(), wall % 1.0  # the demo stations send at whole seconds
             st, body = self.call("GET", "/api/stations")
             dt = (time.perf_counter() - t0) * 1e3
             if st == 200:
                 lat.append(dt)
+                phase.append(ph)
+                walls.append(wall)
                 n_items.add(len(json.loads(body)["items"]))
             else:
                 errors += 1
             t_next += 1.0 / rate
             time.sleep(max(0.0, t_next - time.monotonic()))
         cpu = 100.0 * (proc_cpu_s(pid) - cpu0) / (time.monotonic() - t_start)
+        at = [p < 0.2 or p > 0.95 for p in phase]  # from 50 ms before to 200 ms after the epochs are sent
+        near = [x for x, a in zip(lat, at) if a]
+        rest = [x for x, a in zip(lat, at) if not a]
         return {"n": len(lat), "errors": errors, "p50": statistics.median(lat) if lat else float("nan"),
                 "p99": pct(lat, 0.99), "max": max(lat, default=float("nan")), "cpu_pct": cpu,
+                "p99_after_epoch": pct(near, 0.99), "p99_rest": pct(rest, 0.99),
+                # the slowest requests: (ms, wall-clock second mod 60), to line them up with periodic work
+                "slowest": sorted(((round(x, 1), round(w % 60, 2)) for x, w in zip(lat, walls)), reverse=True)[:5],
                 "stations": sorted(n_items), "rss_mb": proc_rss_mb(pid)}
 
 
@@ -298,10 +307,13 @@ def main() -> int:
     print(f"rover data during the loaded phase: median {statistics.median(rate_bps) if rate_bps else 0:.0f} B/s, "
           f"min {rate_bps[0] if rate_bps else 0:.0f} B/s, rovers without data {starved}, lost {lost}; "
           f"ingest epochs {final['ingest_epochs']}")
-    print(f"{'phase':18} {'rovers':>6} {'req':>5} {'err':>4} {'p50_ms':>7} {'p99_ms':>7} {'max_ms':>7} {'cpu_%':>6} {'rss_MB':>7}")
+    print(f"{'phase':18} {'rovers':>6} {'req':>5} {'err':>4} {'p50_ms':>7} {'p99_ms':>7} {'max_ms':>7} "
+          f"{'p99_ep':>7} {'p99_rest':>8} {'cpu_%':>6} {'rss_MB':>7}")
     for name, r, n in (("anchor before", anchor, 0), ("with rovers", loaded, connected), ("anchor after", after, 0)):
         print(f"{name:18} {n:6d} {r['n']:5d} {r['errors']:4d} {r['p50']:7.2f} {r['p99']:7.2f} {r['max']:7.2f} "
-              f"{r['cpu_pct']:6.1f} {r['rss_mb']:7.1f}")
+              f"{r['p99_after_epoch']:7.2f} {r['p99_rest']:8.2f} {r['cpu_pct']:6.1f} {r['rss_mb']:7.1f}")
+    print("p99_ep: requests sent from 50 ms before to 200 ms after the demo stations' whole-second epochs "
+          "(decoding, fan-out); p99_rest: the others")
     base50 = statistics.mean([anchor["p50"], after["p50"]])
     base99 = statistics.mean([anchor["p99"], after["p99"]])
     print(f"ratio with/without rovers (anchor = mean of before and after): p50 {loaded['p50'] / base50:.2f}x, "
