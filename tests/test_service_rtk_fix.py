@@ -17,8 +17,8 @@ streamed by the same simulated network through the same caster like every other 
 ionosphere ignored below 10 km): first fix by epoch 3, at least 24 of 45 epochs fixed, worst fixed
 epoch 2.0 cm horizontal (noon ionosphere) and 1.9 cm vertical from the truth, worst median 1.7 cm;
 hence the bounds below (3 cm, 3 cm, median 2.5 cm, 40 % fixed). One of those 48 runs hit a
-LinAlgError inside the engine's LAMBDA search (a known engine bug, reported): such an epoch is
-counted, not fatal, and at most two are tolerated.
+LinAlgError inside the engine's LAMBDA search (handled inside the engine since 1a8657e): should such
+an epoch still raise, it is counted, not fatal, and at most two are tolerated.
 """
 from __future__ import annotations
 
