@@ -148,9 +148,10 @@ def _first_seeded_epoch(rover: ObsBlock, base: ObsBlock, nav: NavData, base_pos:
                         max_probe: int) -> int | None:
     """Index of the first rover epoch on which the RTK filter finds a solution on its own.
 
-    The engine seeds the rover position from the base at its first epoch; when that single epoch
-    fails (outlier rounds exhausted), a static filter never recovers from its 10 km prior. The
-    first epoch's outcome depends on that epoch alone, so a one-epoch solve predicts it cheaply."""
+    The engine seeds the rover position from the base at its first epoch; that single epoch fails
+    now and then (outlier rounds exhausted), and early engine versions never recovered from it in
+    static mode (10 km prior). The first epoch's outcome depends on that epoch alone, so a
+    one-epoch solve predicts it cheaply: a guard that costs one epoch per probe."""
     for k in range(min(max_probe, rover.n_epochs)):
         sol, _ = solve(rover.select_epochs(k), base, nav, base_pos, opts)
         if len(sol) and np.all(np.isfinite(sol.ecef_m[0])):
