@@ -7,9 +7,9 @@ partial archive hours and the last quality samples, so a restart loses no commit
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import json
+import concurrent.futures
 import logging
+import multiprocessing
 import secrets
 import signal
 import time
@@ -20,20 +20,22 @@ from sqlalchemy import select
 
 from cors_network.archive import ArchivedFile, HourlyArchive
 from cors_network.ingest import StationIngest
+from cors_network.integrity import IntegrityCycle, IntegrityMonitor, run_cycle_on
 from ntrip_caster.auth import Account, hash_password
-from ntrip_caster.config import CasterConfig, MountConfig
+from ntrip_caster.config import CasterConfig
 from ntrip_caster.server import Caster
 from rtk_engine import gnss_time as gt
 
 from .app import create_app
 from .caster_sync import accounts_from_db, mounts_from_db
 from .live import LiveState
-from .models import ArchiveFile, Mountpoint, NtripUser, QualitySample, Station, StationEvent, utcnow
+from .models import ArchiveFile, QualitySample, Station, StationEvent, utcnow
 from .settings import Settings
 
 log = logging.getLogger("beidou.service")
 SILENT_S = 30.0  # a station without data this long is offline
 QUALITY_PERIOD_S = 10.0
+INTEGRITY_PERIOD_S = 3600.0  # one coordinate-integrity cycle per hour over the last hour of epochs
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Service:
         self.sessions = self.app.state.sessions
         self.archive = HourlyArchive(self.settings.data_dir / "archive", on_file=self._archived)
         self._ingest_pw = secrets.token_urlsafe(16)
+        self.integrity = IntegrityMonitor(self._registered_ecef)  # 1 h window, 30 s epochs
         self._tasks: dict[str, asyncio.Task] = {}
         self._stop = asyncio.Event()
 
@@ -62,6 +65,40 @@ class Service:
                                end=gt.to_datetime(f.end_gpst_ns), path=str(f.path), size_bytes=f.size_bytes,
                                n_epochs=f.n_epochs))
             db.commit()
+
+    def _registered_ecef(self) -> dict:
+        with self.sessions() as db:
+            return {s.code: (s.x_m, s.y_m, s.z_m) for s in db.scalars(select(Station)).all()}
+
+    def _integrity_events(self, cycle: IntegrityCycle) -> None:
+        """A station that moved relative to its neighbours is a critical event: every rover on it inherits it."""
+        with self.sessions() as db:
+            for code in cycle.flagged:
+                st = db.scalar(select(Station).where(Station.code == code))
+                r = cycle.results[code]
+                if st is not None:
+                    db.add(StationEvent(station_id=st.id, kind="coordinate-moved", severity="critical",
+                                        message=f"{code} is {r.horizontal_m * 100:.1f} cm horizontally / "
+                                                f"{float(r.offset_enu_m[2]) * 100:.1f} cm vertically from its "
+                                                f"registered coordinate ({r.n_consistent} of {r.n_used} "
+                                                f"baselines agree) {r.note}".strip()))
+            db.commit()
+
+    async def _integrity_loop(self, period_s: float = INTEGRITY_PERIOD_S) -> None:
+        """Integrity cycles run in a separate process: a cycle is seconds of CPU per baseline."""
+        loop = asyncio.get_running_loop()
+        pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            while True:
+                await asyncio.sleep(period_s)
+                try:
+                    cycle = self.integrity.record(
+                        await loop.run_in_executor(pool, run_cycle_on, self.integrity.inputs()))
+                    await asyncio.to_thread(self._integrity_events, cycle)
+                except Exception:
+                    log.exception("integrity cycle failed")
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _caster_config(self) -> CasterConfig:
         with self.sessions() as db:
@@ -92,10 +129,11 @@ class Service:
                 ing = StationIngest(code, f"ntrip://_ingest:{self._ingest_pw}@127.0.0.1:{port}/{mount}",
                                     archive=self.archive)
                 self.live.ingests[code] = ing
+                self.integrity.attach(ing)
                 self._tasks[f"ingest:{code}"] = asyncio.create_task(ing.run(), name=f"ingest:{code}")
         for code in list(self.live.ingests):
             if code not in wanted:
-                self.live.ingests.pop(code)
+                self.integrity.detach(code, self.live.ingests.pop(code))
                 t = self._tasks.pop(f"ingest:{code}", None)
                 if t:
                     t.cancel()
@@ -155,6 +193,7 @@ class Service:
         self.monitoring = LiveMonitoring(await asyncio.to_thread(ensure_processor, self.app), self.live)
         self.monitoring.sync()
         self._tasks["quality"] = asyncio.create_task(self._quality_loop())
+        self._tasks["integrity"] = asyncio.create_task(self._integrity_loop())
         if self.demo:
             from cors_network.demo import SimulatedNetwork
 

@@ -23,7 +23,7 @@ from rtk_engine.formats.rtcm3.encoder import Rtcm3Encoder
 from rtk_engine.formats.rtcm3.station import StationDescriptor, StationPosition
 from rtk_engine.nav import NavData
 from rtk_engine.orbits.ephemeris_select import select, time_span_ns
-from rtk_engine.simulate import SimConfig, iter_network, ring_network
+from rtk_engine.simulate import SimConfig, iter_network, network_around, ring_network
 
 log = logging.getLogger("beidou.demo")
 
@@ -41,9 +41,13 @@ class DemoStation:
     station_id: int
 
 
-def demo_stations(n_ring: int = 4, radius_km: float = 18.0) -> list[DemoStation]:
-    """A centre station and a ring of ``n_ring`` stations ``radius_km`` around Chongqing."""
+def demo_stations(n_ring: int = 4, radius_km: float = 18.0, near_km: float = 3.0) -> list[DemoStation]:
+    """A centre station, a ring of ``n_ring`` stations ``radius_km`` around Chongqing (CORS spacing),
+    and one dense-urban station ``near_km`` north-east of the centre (``CQ05``): rovers and the
+    RTK demo get centimetres from it at any hour, while the simulated midday ionosphere can keep
+    18 km baselines from fixing (docs/network.md)."""
     pos = ring_network(*CHONGQING, n=n_ring, radius_km=radius_km, prefix="CQ", centre_name="CQ00")
+    pos.update(network_around(*CHONGQING, {f"CQ{n_ring + 1:02d}": (near_km, 45.0)}))
     return [DemoStation(code, tuple(float(v) for v in xyz), f"{code}_MSM7", 100 + i)
             for i, (code, xyz) in enumerate(pos.items())]
 

@@ -11,7 +11,7 @@ midday. Replayed over a whole simulated day (45 s at every half hour), CQ01 agai
 ionosphere ignored fixed with up to 7.8 cm horizontal / 8.4 cm vertical error, and around local
 noon fixed 0-4 of 45 epochs (with ionosphere states: none within 90 s; and the engine did not always
 survive: LinAlgError/ValueError from the LAMBDA search; see docs/network.md). A check that depends on the
-time of day is no check, so the demo network gets one more station here, CQ05, 3 km from CQ00,
+time of day is no check, so the demo network ships one more station, CQ05, 3 km from CQ00,
 streamed by the same simulated network through the same caster like every other demo station
 (the distance a rover works at). Its day replay (45 s at every half hour, default options, the
 ionosphere ignored below 10 km): first fix by epoch 3, at least 24 of 45 epochs fixed, worst fixed
@@ -30,8 +30,6 @@ import pytest
 
 from api.service import Service
 from api.settings import Settings
-import api.demo_seed
-import cors_network.demo
 from cors_network.demo import CHONGQING, DemoStation, demo_stations
 from receivers.ntrip_client import NtripClient
 from rtk_engine import gnss_time as gt
@@ -92,13 +90,12 @@ async def _collect(svc: Service) -> tuple[list[ObsBlock], dict[int, ObsBlock], R
 
 
 @pytest.fixture
-def demo_with_rover_site(monkeypatch) -> list[DemoStation]:
-    """The shipped demo network plus CQ05, 3 km north-east of CQ00 (see the module doc)."""
-    shipped = demo_stations()
-    xyz = network_around(*CHONGQING, {ROVER: (3.0, 45.0)})[ROVER]
-    stations = shipped + [DemoStation(ROVER, tuple(float(v) for v in xyz), f"{ROVER}_MSM7", 105)]
-    for module in (cors_network.demo, api.demo_seed):  # the network that streams, the registry seed
-        monkeypatch.setattr(module, "demo_stations", lambda *a, **k: list(stations))
+def demo_with_rover_site() -> list[DemoStation]:
+    """The shipped demo network, which has CQ05 3 km north-east of CQ00 (see the module doc)."""
+    stations = demo_stations()
+    rover = next(s for s in stations if s.code == ROVER)
+    expected = network_around(*CHONGQING, {ROVER: (3.0, 45.0)})[ROVER]
+    assert np.allclose(rover.ecef_m, expected, atol=1e-6)
     return stations
 
 
