@@ -174,5 +174,7 @@ def test_upload_validation(app, tmp_path):
         assert r.status_code == 422
         r = c.post("/api/jobs", json={"rover_file": "0" * 64, "mode": "spp"}, headers=h)
         assert r.status_code == 404
-        r = c.post("/api/jobs", json={"rover_file": rid, "mode": "ppp"}, headers=h)
+        r = c.post("/api/jobs", json={"rover_file": rid, "mode": "ppp", "options": {"warp": 9}}, headers=h)
+        assert r.status_code == 422 and "warp" in r.text
+        r = c.post("/api/jobs", json={"rover_file": rid, "mode": "rtx"}, headers=h)
         assert r.status_code == 422

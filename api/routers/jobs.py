@@ -139,6 +139,12 @@ def create_job(body: JobIn, db: Db, user: Operator, request: Request) -> dict:
             load_options(**body.options)
         except (RtkOptionsError, TypeError) as exc:
             raise HTTPException(422, f"options: {exc}") from None
+    if body.mode == "ppp":
+        from rtk_engine.solvers.ppp import PppOptions
+        try:
+            PppOptions(**body.options)
+        except TypeError as exc:
+            raise HTTPException(422, f"options: {exc}") from None
     j = Job(id=new_job_id(), owner=user.username, mode=body.mode, rover_path=str(rover), nav_path=nav,
             base_station=body.base_station.upper(), options=body.options)
     db.add(j)
