@@ -12,7 +12,7 @@ from . import errors
 from .db import make_engine, migrate, session_factory
 from .live import LiveState
 from .models import OperatorUser
-from .routers import auth, dashboard, mountpoints, ntrip_users, stations
+from .routers import archive, auth, dashboard, mountpoints, ntrip_users, stations
 from .routers import live as live_views
 from .routers import jobs as jobs_routes, monitoring as monitoring_routes
 from .security import hash_password
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, live: LiveState | None = None) 
     app.state.changed = changed
     app.state.generated_admin_password = bootstrap_admin(sessions, settings)
     errors.install(app)
-    for r in (auth.router, stations.router, mountpoints.router, ntrip_users.router, live_views.router,
+    for r in (auth.router, stations.router, archive.router, mountpoints.router, ntrip_users.router, live_views.router,
               monitoring_routes.router, jobs_routes.router):
         app.include_router(r)
     dashboard.install(app)

@@ -29,4 +29,4 @@ def install(app: FastAPI) -> None:
 
 
 _TITLES = {400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
-           409: "Conflict", 413: "Payload too large", 422: "Invalid request", 503: "Unavailable"}
+           409: "Conflict", 410: "Gone", 413: "Payload too large", 422: "Invalid request", 503: "Unavailable"}

@@ -98,6 +98,19 @@ def test_demo_service_streams_decodable_rtcm_and_survives_restart(tmp_path):
             assert len(files) >= len(demo_stations()) and all(f.n_epochs >= 3 for f in files)
         await _wait(lambda: all(i.quality.epochs >= 2 for i in svc.live.ingests.values()), 45,
                     "sources reconnect after restart")
+        # the archive written before the restart is listed and downloadable through the API
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{svc.http_port}") as http:
+            tok = (await http.post("/api/auth/token", json={"username": "admin", "password": "admin-pass-123"})).json()
+            h = {"Authorization": f"Bearer {tok['access_token']}"}
+            listing = (await http.get("/api/stations/CQ01/archive", headers=h)).json()
+            assert listing["total"] >= 1
+            r = await http.get(listing["items"][0]["download"], headers=h)
+            assert r.status_code == 200 and r.content[:2] == b"\x1f\x8b"
+            assert (await http.get(listing["items"][0]["download"])).status_code == 401
+            assert (await http.get("/api/archive/999999/download", headers=h)).status_code == 404
+        from rtk_engine.formats.rinex_obs import read_obs
+        back = read_obs(r.content)
+        assert back.n_epochs == listing["items"][0]["n_epochs"] and "C" in set(back.systems)
         return True
 
     assert asyncio.run(_run_once(tmp_path, second))
