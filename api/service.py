@@ -195,13 +195,17 @@ class Service:
         self._tasks["quality"] = asyncio.create_task(self._quality_loop())
         self._tasks["integrity"] = asyncio.create_task(self._integrity_loop())
         if self.demo:
-            from cors_network.demo import SimulatedNetwork
+            from cors_network.demo import ReplayedStation, SimulatedNetwork, recorded_stations
 
             from .demo_seed import demo_source_passwords
 
-            net = SimulatedNetwork("127.0.0.1", caster.port, demo_source_passwords(self.settings))
+            passwords = demo_source_passwords(self.settings)
+            net = SimulatedNetwork("127.0.0.1", caster.port, passwords)
             self.live.demo = net
             self._tasks["demo"] = asyncio.create_task(net.run(), name="demo-network")
+            for st in recorded_stations():  # real recorded stations replayed live
+                rep = ReplayedStation(st, "127.0.0.1", caster.port, passwords[st.code])
+                self._tasks[f"replay:{st.code}"] = asyncio.create_task(rep.run(), name=f"replay:{st.code}")
         config = uvicorn.Config(self.app, host=self.settings.http_host, port=self.settings.http_port,
                                 log_level="warning", lifespan="off")
         server = uvicorn.Server(config)

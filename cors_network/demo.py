@@ -19,6 +19,7 @@ import numpy as np
 from receivers.ntrip_client import NtripSource
 from rtk_engine import gnss_time as gt
 from rtk_engine.formats.rinex_nav import read_nav
+from rtk_engine.formats.rinex_obs import read_obs
 from rtk_engine.formats.rtcm3.encoder import Rtcm3Encoder
 from rtk_engine.formats.rtcm3.station import StationDescriptor, StationPosition
 from rtk_engine.nav import NavData
@@ -147,3 +148,65 @@ class SimulatedNetwork:
         finally:
             for src in sources.values():
                 await src.close()
+
+
+@dataclass(frozen=True)
+class RecordedStation:
+    """A real recorded station replayed live (looping) as a demo reference station."""
+
+    code: str
+    obs_path: Path
+    nav_path: Path
+    ecef_m: tuple[float, float, float]  # the station's known coordinate (not the RINEX header's approximation)
+    mount: str
+    station_id: int
+
+
+def recorded_stations() -> list[RecordedStation]:
+    folder = REPO / "data" / "fujisawa-2021-265"
+    return [RecordedStation("FUJI", folder / "3034265G.21O.gz", folder / "SEPT2650.21P",
+                            (-3959400.631, 3385704.533, 3667523.111), "FUJI_MSM7", 200)]
+
+
+def shift_nav_ns(nav: NavData, shift_ns: int) -> NavData:
+    """Every ephemeris time moved by ``shift_ns`` (observations are moved by the same amount)."""
+    k = replace(nav.kepler, toe_ns=nav.kepler.toe_ns + shift_ns, toc_ns=nav.kepler.toc_ns + shift_ns,
+                ttr_ns=nav.kepler.ttr_ns + shift_ns)
+    g = replace(nav.glonass, toe_ns=nav.glonass.toe_ns + shift_ns, tof_ns=nav.glonass.tof_ns + shift_ns)
+    return NavData(kepler=k, glonass=g, iono=nav.iono, leap_seconds=nav.leap_seconds)
+
+
+class ReplayedStation:
+    """Replays a recorded station into the caster at real pace, its times moved so the first epoch is now;
+    at the end of the recording it starts again (the encoder restarts, so rovers see fresh lock times)."""
+
+    def __init__(self, station: RecordedStation, host: str, port: int, password: str) -> None:
+        self.station, self.host, self.port, self.password = station, host, port, password
+        self.loops = 0
+        self.errors = 0
+
+    async def run(self) -> None:
+        from receivers.replay import replay
+
+        st = self.station
+        block = await asyncio.to_thread(read_obs, st.obs_path)
+        nav = await asyncio.to_thread(read_nav, st.nav_path)
+        block.header.approx_pos_ecef_m = np.array(st.ecef_m)
+        while True:
+            try:
+                shift = (gt.now_gpst_ns() - int(block.time_ns[0])) // gt.NS * gt.NS + gt.NS
+                live = replace(block, time_ns=block.time_ns + shift)
+                src = NtripSource(f"ntrip://:{self.password}@{self.host}:{self.port}/{st.mount}", version=2)
+                await src.connect()
+                try:
+                    await replay(live, shift_nav_ns(nav, shift), src.send, speed=1.0, msm=7,
+                                 station_id=st.station_id)
+                finally:
+                    await src.close()
+                self.loops += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.errors += 1
+                log.exception("replay of %s failed; restarting in 5 s", st.code)
+                await asyncio.sleep(5.0)

@@ -10,7 +10,9 @@ import pytest
 
 from api.service import Service
 from api.settings import Settings
-from cors_network.demo import demo_stations
+from cors_network.demo import demo_stations, recorded_stations
+
+N_STATIONS = len(demo_stations()) + len(recorded_stations())  # simulated + replayed real
 from receivers.ntrip_client import NtripClient
 from rtk_engine import gnss_time as gt
 from rtk_engine.formats.rtcm3.decoder import Rtcm3Decoder
@@ -39,7 +41,7 @@ async def _run_once(tmp_path, check):
 
 def test_demo_service_streams_decodable_rtcm_and_survives_restart(tmp_path):
     async def first(svc: Service):
-        await _wait(lambda: all(i.quality.epochs >= 3 for i in svc.live.ingests.values()) and len(svc.live.ingests) == len(demo_stations()),
+        await _wait(lambda: all(i.quality.epochs >= 3 for i in svc.live.ingests.values()) and len(svc.live.ingests) == N_STATIONS,
                     45, "all demo stations ingested")
         # a rover with the demo account receives decodable MSM7 epochs of a BeiDou+GPS+Galileo station
         port = svc.live.caster.port
@@ -79,6 +81,12 @@ def test_demo_service_streams_decodable_rtcm_and_survives_restart(tmp_path):
                     return
         await asyncio.wait_for(read4(), 15)
         assert {1074, 1094, 1124} <= set(dec4.counters.decoded) and 1077 not in dec4.counters.decoded
+        # the recorded GEONET station is replayed live: real GPS/Galileo/QZSS observations, time-shifted to now,
+        # its 1006 position is the registered GEONET coordinate
+        fuji = svc.live.ingests["FUJI"]
+        assert {"G", "E", "J"} <= set(fuji.quality.snapshot().sats_per_system)
+        np.testing.assert_allclose(fuji.position_ecef_m, recorded_stations()[0].ecef_m, atol=2e-4)
+        assert abs(fuji.quality.snapshot().last_epoch_gpst_ns - gt.now_gpst_ns()) < 5 * gt.NS
         svc.persist_quality()
         return {i: q.quality.epochs for i, q in svc.live.ingests.items()}
 
@@ -91,11 +99,11 @@ def test_demo_service_streams_decodable_rtcm_and_survives_restart(tmp_path):
 
         from api.models import ArchiveFile, NtripUser, QualitySample, Station
         with svc.sessions() as db:
-            assert db.scalar(select(func.count()).select_from(Station)) == len(demo_stations())
+            assert db.scalar(select(func.count()).select_from(Station)) == N_STATIONS
             assert db.scalar(select(NtripUser).where(NtripUser.username == "late")) is not None
             assert db.scalar(select(func.count()).select_from(QualitySample)) >= 5
             files = db.scalars(select(ArchiveFile)).all()
-            assert len(files) >= len(demo_stations()) and all(f.n_epochs >= 3 for f in files)
+            assert len(files) >= N_STATIONS and all(f.n_epochs >= 3 for f in files)
         await _wait(lambda: all(i.quality.epochs >= 2 for i in svc.live.ingests.values()), 45,
                     "sources reconnect after restart")
         # the archive written before the restart is listed and downloadable through the API
