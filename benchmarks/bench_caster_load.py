@@ -24,7 +24,6 @@ import atexit
 import base64
 import multiprocessing as mp
 import os
-import resource
 import shutil
 import socket
 import statistics
@@ -45,11 +44,7 @@ MARK = b"\xd3\x00\x0e\xff\xf0"  # RTCM3 frame head of a 14-byte message 4095 (ti
 AUTH = "Basic " + base64.b64encode(b"bench:bench").decode()
 
 
-def raise_fd_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
-
+from proc_stats import proc_cpu_s, proc_rss_mb, raise_fd_limit  # noqa: E402  (benchmarks/ is on sys.path)
 
 def now_ns() -> int:
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
@@ -71,20 +66,6 @@ def epochs_of_about(size: int) -> list[bytes]:
             out.append(cur)
             cur = b""
     return out
-
-
-def proc_cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as fh:
-        f = fh.read().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def proc_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 # ----------------------------------------------------------------------------- caster process

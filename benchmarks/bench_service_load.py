@@ -23,7 +23,6 @@ import json
 import logging
 import multiprocessing as mp
 import os
-import resource
 import statistics
 import sys
 import tempfile
@@ -38,25 +37,7 @@ ROVER_USER, ROVER_PW = "loadtest", "loadtest-pw"
 PER_ADDRESS = 25  # rovers per 127.0.0.x source address: under the caster's 100-per-address and 30-connects-per-10-s limits
 
 
-def raise_fd_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
-
-
-def proc_cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as fh:
-        f = fh.read().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def proc_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
+from proc_stats import proc_cpu_s, proc_rss_mb, raise_fd_limit  # noqa: E402  (benchmarks/ is on sys.path)
 
 def pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)

@@ -1,0 +1,28 @@
+"""Process figures the load benchmarks print: file-descriptor limit, CPU seconds and RSS of a PID (Linux /proc)."""
+from __future__ import annotations
+
+import os
+import resource
+
+
+def raise_fd_limit() -> int:
+    """Raise this process's open-file limit to the hard limit; returns it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds used by ``pid``."""
+    with open(f"/proc/{pid}/stat") as fh:
+        f = fh.read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_rss_mb(pid: int) -> float:
+    """Resident set size of ``pid`` [MiB]."""
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
