@@ -40,13 +40,30 @@ class QualitySnapshot:
     epochs: int
 
 
-@dataclass
-class _Arc:
-    mean1: float = 0.0
-    mean2: float = 0.0
-    n: int = 0
-    last_t_ns: int = 0
-    last_gf: float = float("nan")
+class _ArcTable:
+    """Per-satellite arc state as arrays (one row per satellite id ever seen): running MP means,
+    sample count, last epoch [GPST ns] and last geometry-free value [m]."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.mean1 = np.zeros(0)
+        self.mean2 = np.zeros(0)
+        self.n = np.zeros(0, np.int64)
+        self.last_t = np.zeros(0, np.int64)
+        self.last_gf = np.zeros(0)
+
+    def rows(self, sats: np.ndarray) -> np.ndarray:
+        for sat in sats.tolist():  # new satellite ids only grow the table (a few hundred at most)
+            if sat not in self.index:
+                self.index[sat] = len(self.index)
+        grow = len(self.index) - self.n.size
+        if grow > 0:
+            self.mean1 = np.concatenate([self.mean1, np.zeros(grow)])
+            self.mean2 = np.concatenate([self.mean2, np.zeros(grow)])
+            self.n = np.concatenate([self.n, np.zeros(grow, np.int64)])
+            self.last_t = np.concatenate([self.last_t, np.full(grow, np.iinfo(np.int64).min // 2)])
+            self.last_gf = np.concatenate([self.last_gf, np.full(grow, np.nan)])
+        return np.fromiter((self.index[x] for x in sats.tolist()), np.int64, sats.size)
 
 
 @dataclass
@@ -57,7 +74,7 @@ class StationQuality:
     _latency: deque = field(default_factory=lambda: deque(maxlen=600))
     _mp1: deque = field(default_factory=lambda: deque(maxlen=20_000))
     _mp2: deque = field(default_factory=lambda: deque(maxlen=20_000))
-    _arcs: dict = field(default_factory=dict)
+    _arcs: _ArcTable = field(default_factory=_ArcTable)
     _phase_obs: int = 0
     _slips: int = 0
     _last: ObsBlock | None = None
@@ -102,25 +119,28 @@ class StationQuality:
             mp2 = p2 - l2 - 2.0 * a / (a - 1.0) * gf
             ok = np.isfinite(mp1) & np.isfinite(mp2)
             sl = slip[rows, i1] | slip[rows, i2]
-            for k in np.flatnonzero(ok):  # per-satellite arc state; satellites of one epoch (~40), not epochs
-                sat = epoch.sats[rows[k]]
-                arc = self._arcs.get(sat)
-                new_arc = arc is None or (t_ns - arc.last_t_ns) / gt.NS > ARC_GAP_S
-                jump = arc is not None and not new_arc and abs(gf[k] - arc.last_gf) > GF_SLIP_M + GF_RATE_MPS * (t_ns - arc.last_t_ns) / gt.NS
-                if jump and not sl[k]:
-                    self._slips += 1
-                if sl[k]:
-                    self._slips += 1
-                if new_arc or jump or sl[k]:
-                    arc = _Arc()
-                    self._arcs[sat] = arc
-                arc.n += 1
-                arc.mean1 += (mp1[k] - arc.mean1) / arc.n
-                arc.mean2 += (mp2[k] - arc.mean2) / arc.n
-                if arc.n >= 10:  # skip the first epochs of an arc while its mean settles
-                    self._mp1.append(mp1[k] - arc.mean1)
-                    self._mp2.append(mp2[k] - arc.mean2)
-                arc.last_t_ns, arc.last_gf = t_ns, gf[k]
+            idx = np.flatnonzero(ok)
+            if idx.size == 0:
+                continue
+            arcs = self._arcs
+            r = arcs.rows(epoch.sats[rows[idx]])
+            gap_s = (t_ns - arcs.last_t[r]) / gt.NS
+            new_arc = (arcs.n[r] == 0) | (gap_s > ARC_GAP_S)
+            jump = ~new_arc & (np.abs(gf[idx] - arcs.last_gf[r]) > GF_SLIP_M + GF_RATE_MPS * gap_s)
+            flagged = sl[idx]
+            self._slips += int(np.count_nonzero(jump | flagged))
+            restart = new_arc | jump | flagged
+            arcs.n[r[restart]] = 0
+            arcs.mean1[r[restart]] = 0.0
+            arcs.mean2[r[restart]] = 0.0
+            arcs.n[r] += 1
+            arcs.mean1[r] += (mp1[idx] - arcs.mean1[r]) / arcs.n[r]
+            arcs.mean2[r] += (mp2[idx] - arcs.mean2[r]) / arcs.n[r]
+            settled = arcs.n[r] >= 10  # skip the first epochs of an arc while its mean settles
+            self._mp1.extend((mp1[idx] - arcs.mean1[r])[settled].tolist())
+            self._mp2.extend((mp2[idx] - arcs.mean2[r])[settled].tolist())
+            arcs.last_t[r] = t_ns
+            arcs.last_gf[r] = gf[idx]
 
     def snapshot(self) -> QualitySnapshot:
         last = self._last
