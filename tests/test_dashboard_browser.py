@@ -186,3 +186,80 @@ def test_dashboard_on_an_empty_service_without_caster(tmp_path, browser_page):
         assert page.inner_text("#kpi-stations").replace("\n", " ") == "0 / 0"
         assert page.eval_on_selector_all(".station-marker, path.rover-marker", "m => m.length") == 0
     assert page.problems == [], page.problems
+
+
+def test_dashboard_monitoring_point_plots_and_alarms(tmp_path, browser_page):
+    """A monitoring point with real observations posted through the API (fujisawa-078 rover against
+    GEONET 3034 from the archive, 20 mm horizontal injected from the 31st epoch): the point is on the
+    map coloured by its alarm level, its E/N/U and trajectory plots have the solutions, the orange
+    alarm is listed and an operator acknowledges it by clicking; a read-only user sees no buttons."""
+    import httpx
+
+    from tests.test_monitoring_api import RULES, TRUTH, archive_reference, rover_chunks
+
+    page = browser_page
+    app = create_app(Settings(data_dir=tmp_path / "mon", admin_password=ADMIN_PW))
+    archive_reference(app)
+    with serving(app) as url, httpx.Client(base_url=url, timeout=30) as c:
+        h = {"Authorization": "Bearer " + c.post("/api/auth/token", json={"username": "admin", "password": ADMIN_PW})
+             .json()["access_token"]}
+        assert c.post("/api/operators", headers=h, json={"username": "viewer", "password": "viewer-pass-123",
+                                                              "role": "readonly"}).status_code == 201
+        r = c.post("/api/monitoring/points", headers=h, json={"code": "TOWER1", "name": "tower", "x_m": TRUTH[0],
+                                                              "y_m": TRUTH[1], "z_m": TRUTH[2], "rules": RULES})
+        assert r.status_code == 201, r.text
+        for chunk in rover_chunks():
+            assert c.post("/api/monitoring/points/TOWER1/observations", headers=h, content=chunk).status_code == 202
+        t_end = time.monotonic() + 60
+        while not all(u["status"] == "processed" for u in
+                      c.get("/api/monitoring/points/TOWER1/uploads", headers=h).json()["items"]):
+            assert time.monotonic() < t_end, "uploads not processed"
+            time.sleep(0.2)
+        alarms = c.get("/api/monitoring/alarms", headers=h).json()["items"]
+        assert [(a["rule"], a["level"], a["state"]) for a in alarms] == [("horizontal", "orange", "open")]
+
+        page.goto(f"{url}/dashboard?refresh=1")
+        page.fill("#login-user", "admin")
+        page.fill("#login-pass", ADMIN_PW)
+        page.click("#login-btn")
+        page.wait_for_selector("#app", state="visible")
+        # the map: one monitoring marker, orange; the station triangle beside it
+        wait_js(page, "document.querySelectorAll('.monitor-marker svg[data-level=\"orange\"]').length === 1")
+        assert page.eval_on_selector_all(".station-marker", "m => m.length") == 1
+        # plots: 60 solutions, all fixed (raw + filtered per component), and the trajectory
+        wait_js(page, "document.getElementById('m-point').textContent === 'TOWER1'")
+        wait_js(page, "document.querySelectorAll('#mon-plots .chart').length === 4")
+        sols = c.get("/api/monitoring/points/TOWER1/displacements", headers=h).json()["items"]
+        kept = sum(not s["outlier"] for s in sols)  # the filter's step detection flags the first displaced epochs
+        assert len(sols) == 60 and kept >= 45
+        counts = page.eval_on_selector_all("#mon-plots .chart", "cs => cs.map(c => Number(c.dataset.points))")
+        assert counts == [60 + kept] * 3 + [kept], counts  # raw + filtered per component; the trajectory
+        assert page.inner_text("#m-info") == "60 solutions shown, 60 fixed"
+        assert "orange" in page.inner_text("#mpoints-table").lower()
+        # the trajectory's read-out ends near the injected 20 mm (12 E, 16 N)
+        total = page.evaluate("document.querySelector('#mon-plots .chart:nth-child(4) .legend-text').textContent")
+        assert abs(float(total.split("·")[1].split()[0]) - 20.0) < 5.0, total
+        # the alarm list, acknowledge by clicking
+        row = "#alarms-table tr[data-alarm]"
+        wait_js(page, f"document.querySelectorAll('{row}').length === 1")
+        assert "horizontal" in page.inner_text(row) and "orange" in page.inner_text(row).lower()
+        page.click(f"{row} button[data-action='acknowledge']")
+        wait_js(page, f"document.querySelector('{row} .alarm-state').textContent.startsWith('acknowledged')")
+        a = c.get("/api/monitoring/alarms", headers=h).json()["items"][0]
+        assert a["state"] == "acknowledged" and a["acknowledged_by"] == "admin"
+        assert page.eval_on_selector_all(f"{row} button[data-action='acknowledge']", "b => b.length") == 0
+        # CSV export: a download of the series with a header row and the 60 solutions
+        with page.expect_download() as dl:
+            page.click("#m-exports button[data-format='csv']")
+        lines = open(dl.value.path()).read().splitlines()
+        assert lines[0].startswith("time_gpst_ns,") and len(lines) == 61
+
+        # a read-only user sees the alarm but no buttons
+        page.click("#logout-btn")
+        page.fill("#login-user", "viewer")
+        page.fill("#login-pass", "viewer-pass-123")
+        page.click("#login-btn")
+        wait_js(page, f"document.querySelectorAll('{row}').length === 1")
+        assert page.eval_on_selector_all(f"{row} button", "b => b.length") == 0
+        time.sleep(1.2)  # one more refresh tick without errors
+    assert page.problems == [], page.problems

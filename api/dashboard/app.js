@@ -1,7 +1,8 @@
 /* BeiDou CORS operator console.
  * Reads the operator API with a bearer token kept in sessionStorage; refreshes every REFRESH_MS.
  * Map: Leaflet with a vendored Natural Earth country outline and a graticule (no tile server).
- * Plots: small SVG line charts drawn here (no chart library). */
+ * Plots: small SVG line charts drawn here (no chart library); monitoring points: E/N/U series with the same
+ * line chart and a horizontal trajectory (equal-scale E/N) chart; operators acknowledge/close alarms. */
 "use strict";
 
 const REFRESH_MS = 1000 * Math.max(1, Number(new URLSearchParams(location.search).get("refresh")) || 5);  // ?refresh=s
@@ -102,6 +103,8 @@ function signedOut(message = "") {
   $("app").hidden = true; $("login").hidden = false; $("logout-btn").hidden = true;
   $("user-info").textContent = ""; $("refresh-info").textContent = "not signed in";
   $("login-error").textContent = message;
+  const alarmBody = $("alarms-table").tBodies[0];  // the next user may have another role: no stale buttons
+  alarmBody.replaceChildren(); alarmBody._html = ""; $("alarm-msg").textContent = "";
   $("login-user").focus();
 }
 
@@ -116,15 +119,19 @@ function start() {
 async function refresh() {
   clearTimeout(state.timer);
   try {
-    const [caster, stations, rovers] = await Promise.all([
-      api("/api/caster"), api("/api/stations.geojson"), api("/api/rovers.geojson")]);
+    const alarmQuery = $("a-filter").value === "active" ? "state=active&limit=200" : "limit=200";
+    const [caster, stations, rovers, points, alarms] = await Promise.all([
+      api("/api/caster"), api("/api/stations.geojson"), api("/api/rovers.geojson"),
+      api("/api/monitoring/points?limit=500"), api(`/api/monitoring/alarms?${alarmQuery}`)]);
     renderCaster(caster, stations);
     renderStations(stations);
-    renderMap(stations, rovers);
+    renderMap(stations, rovers, points.items);
     renderRovers(caster);
     renderEvents(caster);
+    renderMonitoring(points, alarms);
     if (!state.selected && stations.features.length) state.selected = stations.features[0].properties.code;
-    if (state.selected) await renderQuality(state.selected);
+    await Promise.all([state.selected ? renderQuality(state.selected) : null,
+                       state.mselected ? renderDisplacements(state.mselected) : null]);
     $("conn-banner").hidden = true;
     $("refresh-info").textContent = `updated ${hhmmss(new Date())} UTC`;
   } catch (e) {
@@ -375,6 +382,197 @@ function lineChart(box, opts) {
   svg.addEventListener("mouseleave", () => hover.setAttribute("visibility", "hidden"));
 }
 
+/* ------------------------------------------------------------------ monitoring points and alarms */
+const LEVEL_COLOR = { none: "#2ecc71", blue: "#3fa7ff", yellow: "#f0d429", orange: "#ff8a3d", red: "#ef5350" };
+const canOperate = () => ["operator", "admin"].includes(state.user?.role);
+
+async function apiPost(path) {
+  const r = await fetch(path, { method: "POST", headers: { Authorization: `Bearer ${state.token}`, Accept: "application/json" } });
+  if (r.status === 401) throw new AuthError("session expired");
+  let body = null;
+  try { body = await r.json(); } catch (_) { /* no JSON body */ }
+  if (!r.ok) throw new Error(`${r.status} ${(body && body.detail) || r.statusText}`);
+  return body;
+}
+
+function levelBadge(level) { return `<span class="lvl lvl-${esc(level)}">${esc(level)}</span>`; }
+function utcStamp(iso) { const d = utcDate(iso); return d ? d.toISOString().slice(0, 19).replace("T", " ") : "—"; }
+
+function renderMonitoring(points, alarms) {
+  state.mpoints = points.items;
+  if (state.mselected && !points.items.some((p) => p.code === state.mselected)) state.mselected = null;
+  if (!state.mselected && points.items.length) state.mselected = points.items[0].code;
+  const body = $("mpoints-table").tBodies[0];
+  if (!points.items.length) {
+    body.innerHTML = `<tr><td colspan="8" class="empty">no monitoring points registered</td></tr>`;
+  } else {
+    syncRows(body, points.items.map((p) => {
+      const s = p.last_solution;
+      const fixed = s && s.quality === 1;
+      return { key: p.code, selected: p.code === state.mselected, cells: [
+        [`<span class="code">${esc(p.code)}</span><span class="sub">${esc(p.name)}</span>`],
+        [levelBadge(p.alarm_level) + (p.active_alarms ? ` <span class="sub">${p.active_alarms} open</span>` : "")],
+        [esc((p.reference_stations || []).join(", ") || "nearest")],
+        [fmt(s?.e_mm, 1), "num"], [fmt(s?.n_mm, 1), "num"], [fmt(s?.u_mm, 1), "num"],
+        [s ? (fixed ? `<span class="good">fixed</span>` : `<span class="warn">not fixed</span>`) : "—"],
+        [s ? utcStamp(s.time) : "no solution yet"],
+      ] };
+    }));
+  }
+  renderAlarms(alarms);
+}
+
+function renderAlarms(alarms) {
+  const ops = canOperate();
+  const rows = alarms.items;
+  const html = rows.length ? rows.map((a) => `<tr data-alarm="${esc(a.id)}">
+      <td class="num">${esc(a.id)}</td><td class="code">${esc(a.point)}</td>
+      <td>${levelBadge(a.level)}${a.max_level !== a.level ? ` <span class="sub">max ${esc(a.max_level)}</span>` : ""}</td>
+      <td>${esc(a.rule)}</td><td class="num">${fmt(a.value, 1)}</td><td class="num">${utcStamp(a.raised_at)}</td>
+      <td class="alarm-state">${esc(a.state)}${a.acknowledged_by ? ` <span class="sub">by ${esc(a.acknowledged_by)}</span>` : ""}</td>
+      <td>${ops && a.state === "open" ? `<button type="button" class="btn btn-small" data-action="acknowledge">Acknowledge</button>` : ""}${
+        ops && a.state !== "closed" ? `<button type="button" class="btn btn-ghost btn-small" data-action="close">Close</button>` : ""}</td>
+    </tr>`).join("") : `<tr><td colspan="8" class="empty">no alarms</td></tr>`;
+  const body = $("alarms-table").tBodies[0];
+  if (body._html !== html) { body.innerHTML = html; body._html = html; }  // unchanged rows stay put under the pointer
+}
+
+async function alarmAction(ev) {
+  const btn = ev.target.closest("button[data-action]");
+  if (!btn) return;
+  const id = btn.closest("tr[data-alarm]").dataset.alarm, action = btn.dataset.action;
+  btn.disabled = true;
+  $("alarm-msg").textContent = "";
+  try {
+    await apiPost(`/api/monitoring/alarms/${encodeURIComponent(id)}/${action}`);
+    refresh();
+  } catch (e) {
+    if (e instanceof AuthError) { signedOut("Your session has ended: please sign in again."); return; }
+    $("alarm-msg").textContent = `alarm ${id}: ${action} refused (${e.message})`;
+    btn.disabled = false;
+  }
+}
+
+function selectPoint(code) {
+  state.mselected = code;
+  for (const tr of $("mpoints-table").tBodies[0].rows) tr.classList.toggle("selected", tr.dataset.code === code);
+  renderDisplacements(code).catch((e) => {
+    if (e instanceof AuthError) signedOut("Your session has ended: please sign in again.");
+  });
+}
+
+/** The selected point's displacement series (the last `m-range` seconds up to its newest solution). */
+async function renderDisplacements(code) {
+  const span = Number($("m-range").value);
+  const d = await api(`/api/monitoring/points/${encodeURIComponent(code)}/displacements?last_s=${span}&max_points=1500`);
+  if (code !== state.mselected) return;
+  $("m-point").textContent = code;
+  $("m-exports").hidden = false;
+  const rows = d.items.map((s) => ({ ...s, t: utcDate(s.time).getTime() }));
+  const nFix = rows.filter((r) => r.e_mm !== null).length;
+  $("m-info").textContent = rows.length ? `${rows.length} solutions shown, ${nFix} fixed` : "";
+  const comp = (k) => [
+    { name: "raw", color: "#5c7a94", points: rows.map((r) => [r.t, r[k]]) },
+    { name: "filtered", color: SERIES_COLORS[k === "e_mm" ? 0 : k === "n_mm" ? 2 : 1],
+      points: rows.map((r) => [r.t, r.outlier ? null : r.filtered[k]]) }];
+  const box = $("mon-plots");
+  while (box.children.length < 4) { const c = document.createElement("div"); c.className = "chart"; box.appendChild(c); }
+  [["East mm", "e_mm"], ["North mm", "n_mm"], ["Up mm", "u_mm"]].forEach(([title, k], i) =>
+    lineChart(box.children[i], { title, digits: 1, series: comp(k), empty: "no fixed solution in range" }));
+  const fe = rows.filter((r) => !r.outlier && r.filtered.e_mm !== null).map((r) => [r.filtered.e_mm, r.filtered.n_mm]);
+  xyChart(box.children[3], { title: "Horizontal trajectory (E, N) mm", points: fe, color: SERIES_COLORS[3] });
+}
+
+async function exportSeries(ev) {
+  const btn = ev.target.closest("button[data-format]");
+  if (!btn || !state.mselected) return;
+  const fmtName = btn.dataset.format, code = state.mselected;
+  const r = await fetch(`/api/monitoring/points/${encodeURIComponent(code)}/displacements?format=${fmtName}`,
+                        { headers: { Authorization: `Bearer ${state.token}` } });
+  if (!r.ok) { $("alarm-msg").textContent = `export ${code}: ${r.status}`; return; }
+  const url = URL.createObjectURL(await r.blob());
+  const a = Object.assign(document.createElement("a"), { href: url, download: `${code}.${fmtName === "csv" ? "csv" : "geojson"}` });
+  document.body.appendChild(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+/** Trajectory chart: points [[x, y]] (mm) with equal scales on both axes, origin cross, newest point marked. */
+function xyChart(box, opts) {
+  const W = Math.max(box.clientWidth, 200), H = Math.max(box.clientHeight, 90);
+  const m = { l: 40, r: 10, t: 20, b: 18 };
+  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": opts.title });
+  svg.appendChild(el("text", { x: m.l, y: 13, class: "title" }, opts.title));
+  box.replaceChildren(svg);
+  const pts = opts.points.filter((p) => isFinite(p[0]) && isFinite(p[1]));
+  box.dataset.points = String(pts.length);
+  if (!pts.length) {
+    svg.appendChild(el("text", { x: W / 2, y: H / 2 + 4, "text-anchor": "middle", class: "nodata" }, "no fixed solution in range"));
+    return;
+  }
+  const xs = [0, ...pts.map((p) => p[0])], ys = [0, ...pts.map((p) => p[1])];
+  const cx = (Math.min(...xs) + Math.max(...xs)) / 2, cy = (Math.min(...ys) + Math.max(...ys)) / 2;
+  const pw = W - m.l - m.r, ph = H - m.t - m.b;
+  // one mm is the same length on both axes: the larger extent (with 10 % margin, at least 2 mm) sets the scale
+  const half = Math.max(1, 0.55 * Math.max((Math.max(...xs) - Math.min(...xs)) * ph / pw, Math.max(...ys) - Math.min(...ys)));
+  const sc = ph / (2 * half);
+  const X = (v) => m.l + pw / 2 + (v - cx) * sc, Y = (v) => m.t + ph / 2 - (v - cy) * sc;
+  const yt = niceTicks(cy - half, cy + half), xt = niceTicks(cx - half * pw / ph, cx + half * pw / ph, 6);
+  for (const v of yt.ticks) {
+    if (Y(v) < m.t || Y(v) > H - m.b) continue;
+    svg.appendChild(el("line", { x1: m.l, x2: W - m.r, y1: Y(v), y2: Y(v), class: "gridline" }));
+    svg.appendChild(el("text", { x: m.l - 5, y: Y(v) + 3, "text-anchor": "end", class: "axis" }, v.toFixed(1)));
+  }
+  for (const v of xt.ticks) {
+    if (X(v) < m.l || X(v) > W - m.r) continue;
+    svg.appendChild(el("text", { x: X(v), y: H - 4, "text-anchor": "middle", class: "axis" }, v.toFixed(1)));
+  }
+  svg.appendChild(el("line", { x1: X(0) - 6, x2: X(0) + 6, y1: Y(0), y2: Y(0), class: "axis-zero" }));
+  svg.appendChild(el("line", { x1: X(0), x2: X(0), y1: Y(0) - 6, y2: Y(0) + 6, class: "axis-zero" }));
+  svg.appendChild(el("path", { class: "traj series", stroke: opts.color,
+    d: pts.map((p, i) => `${i ? "L" : "M"}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join("") }));
+  const last = pts[pts.length - 1];
+  svg.appendChild(el("line", { x1: X(0), y1: Y(0), x2: X(last[0]), y2: Y(last[1]), stroke: "#e6edf3", "stroke-width": 1.2 }));
+  svg.appendChild(el("circle", { cx: X(last[0]), cy: Y(last[1]), r: 3, fill: "#e6edf3" }));
+  svg.appendChild(el("text", { x: W - m.r - 4, y: H - m.b - 6, "text-anchor": "end", class: "legend-text" },
+    `now E ${last[0].toFixed(1)} N ${last[1].toFixed(1)} · ${Math.hypot(last[0], last[1]).toFixed(1)} mm`));
+}
+
+function monitorIcon(p) {
+  const c = LEVEL_COLOR[p.alarm_level] || LEVEL_COLOR.none;
+  return L.divIcon({ className: "station-icon monitor-marker", iconSize: [16, 16], iconAnchor: [8, 8],
+    html: `<svg width="16" height="16" viewBox="0 0 16 16" data-level="${esc(p.alarm_level)}"><path d="M8 1 L15 8 L8 15 L1 8 Z" fill="${c}" stroke="#0b2233" stroke-width="1.5"/>`
+        + `<text x="18" y="12" class="station-label">${esc(p.code)}</text></svg>` });
+}
+
+function monitorPopup(p) {
+  const s = p.last_solution;
+  return `<b class="code">${esc(p.code)}</b> ${esc(p.name)}` + popupTable([
+    ["alarm level", levelBadge(p.alarm_level)], ["owner", esc(p.owner || "—")],
+    ["lat, lon", `${p.cgcs2000.lat_deg.toFixed(6)}°, ${p.cgcs2000.lon_deg.toFixed(6)}°`],
+    ["reference", esc((p.reference_stations || []).join(", ") || "nearest")],
+    ["displacement", s && s.e_mm !== null ? `E ${fmt(s.e_mm)} N ${fmt(s.n_mm)} U ${fmt(s.u_mm)} mm` : "—"]]);
+}
+
+function renderMonitorMarkers(points, pts) {
+  state.markers.monitor = state.markers.monitor || new Map();
+  const items = points.map((p) => {
+    pts.push([p.cgcs2000.lat_deg, p.cgcs2000.lon_deg]);
+    return { key: p.code, p };
+  });
+  syncMarkers(state.layers.monitor, state.markers.monitor, items,
+    (it) => {
+      const mk = L.marker([it.p.cgcs2000.lat_deg, it.p.cgcs2000.lon_deg], { icon: monitorIcon(it.p), title: `${it.p.code} ${it.p.name}`,
+                                                                      riseOnHover: true, zIndexOffset: 500 })
+        .bindPopup(monitorPopup(it.p)).on("click", () => selectPoint(it.p.code));
+      mk._level = it.p.alarm_level;
+      return mk;
+    },
+    (mk, it) => {
+      mk.setPopupContent(monitorPopup(it.p));
+      if (mk._level !== it.p.alarm_level) { mk.setIcon(monitorIcon(it.p)); mk._level = it.p.alarm_level; }
+    });
+}
+
 /* ------------------------------------------------------------------ map */
 /** Decode a TopoJSON GeometryCollection into GeoJSON features (quantized, delta-encoded arcs). */
 function topoFeatures(topo, name) {
@@ -415,8 +613,10 @@ function initMap() {
   state.layers.grid = L.layerGroup().addTo(map);
   state.layers.stations = L.layerGroup().addTo(map);
   state.layers.rovers = L.layerGroup().addTo(map);
+  state.layers.monitor = L.layerGroup().addTo(map);
   L.control.layers(null, { "Stations": state.layers.stations, "Rovers": state.layers.rovers,
-                           "Graticule": state.layers.grid }, { collapsed: true }).addTo(map);
+                           "Monitoring points": state.layers.monitor, "Graticule": state.layers.grid },
+                   { collapsed: true }).addTo(map);
   L.control.scale({ imperial: false }).addTo(map);
   fetch("/static/vendor/world-atlas/countries-110m.json").then((r) => r.json()).then((topo) => {
     L.geoJSON({ type: "FeatureCollection", features: topoFeatures(topo, "countries") }, {
@@ -490,7 +690,7 @@ function roverPopup(p, lat, lon, h) {
     ["GGA age", fmtAge(p.last_gga_age_s)], ["connected", fmtAge(p.connected_s)], ["sent", fmtBytes(p.bytes_sent)]]);
 }
 
-function renderMap(stations, rovers) {
+function renderMap(stations, rovers, points = []) {
   state.markers = state.markers || { stations: new Map(), rovers: new Map() };
   const pts = [];
   const sItems = stations.features.map((f) => {
@@ -519,6 +719,7 @@ function renderMap(stations, rovers) {
                                                fillOpacity: 0.95, className: "rover-marker" })
       .bindPopup(roverPopup(it.p, it.lat, it.lon, it.h)),
     (m, it) => m.setLatLng([it.lat, it.lon]).setPopupContent(roverPopup(it.p, it.lat, it.lon, it.h)));
+  renderMonitorMarkers(points, pts);
   if (!state.fitted && pts.length) {
     state.map.fitBounds(L.latLngBounds(pts).pad(0.25), { maxZoom: 11 });
     state.fitted = true;
@@ -558,6 +759,14 @@ document.addEventListener("DOMContentLoaded", () => {
   $("login-form").addEventListener("submit", login);
   $("logout-btn").addEventListener("click", logout);
   $("q-range").addEventListener("change", () => state.selected && selectStation(state.selected));
+  $("m-range").addEventListener("change", () => state.mselected && selectPoint(state.mselected));
+  $("a-filter").addEventListener("change", () => state.token && refresh());
+  $("mpoints-table").tBodies[0].addEventListener("click", (ev) => {
+    const tr = ev.target.closest("tr[data-code]");
+    if (tr) selectPoint(tr.dataset.code);
+  });
+  $("alarms-table").tBodies[0].addEventListener("click", alarmAction);
+  $("m-exports").addEventListener("click", (ev) => exportSeries(ev).catch((e) => { $("alarm-msg").textContent = `export: ${e.message}`; }));
   $("health-table").tBodies[0].addEventListener("click", (ev) => {
     const tr = ev.target.closest("tr[data-code]");
     if (tr) selectStation(tr.dataset.code);

@@ -127,11 +127,14 @@ def point_out(db, p: MonitoringPoint) -> dict:
     lat, lon, h = ecef_to_cgcs2000(xyz)
     rules = db.scalars(select(AlarmRuleRow).where(AlarmRuleRow.point_id == p.id).order_by(AlarmRuleRow.id)).all()
     last = db.scalar(select(PointSolution).where(PointSolution.point_id == p.id).order_by(PointSolution.time_ns.desc()).limit(1))
+    active = db.scalars(select(AlarmRow.level).where(AlarmRow.point_id == p.id, AlarmRow.state != "closed")).all()
     return {"id": p.id, "code": p.code, "name": p.name, "owner": p.owner, "ecef_m": xyz.tolist(),
             "cgcs2000": {"lat_deg": float(lat), "lon_deg": float(lon), "h_m": float(h)},
             "reference_stations": p.reference_stations, "webhook_url": p.webhook_url, "enabled": p.enabled,
             "rules": [{"id": r.id, **r.definition, "name": r.name, "enabled": r.enabled} for r in rules],
-            "last_solution": None if last is None else _sol_dict(last)}
+            "last_solution": None if last is None else _sol_dict(last),
+            # the current level: highest level of the point's alarms not yet closed ("none" without any)
+            "alarm_level": Level(max(active, default=0)).label, "active_alarms": len(active)}
 
 
 def _get_point(db, code: str) -> MonitoringPoint:
@@ -288,8 +291,14 @@ def _sol_dict(s: PointSolution) -> dict:
             "filtered": {"e_mm": s.fe_mm, "n_mm": s.fn_mm, "u_mm": s.fu_mm}, "outlier": s.outlier}
 
 
-def _series(db, p: MonitoringPoint, since: dt.datetime | None, until: dt.datetime | None, limit: int):
+def _series(db, p: MonitoringPoint, since: dt.datetime | None, until: dt.datetime | None, limit: int,
+            last_s: float | None = None):
     q = select(PointSolution).where(PointSolution.point_id == p.id)
+    if last_s is not None:  # a window ending at the newest solution (the data may be old: replayed, uploaded)
+        newest = db.scalar(select(PointSolution.time_ns).where(PointSolution.point_id == p.id)
+                           .order_by(PointSolution.time_ns.desc()).limit(1))
+        if newest is not None:
+            q = q.where(PointSolution.time_ns >= newest - int(last_s * 1e9))
     if since:
         q = q.where(PointSolution.time >= since)
     if until:
@@ -297,12 +306,25 @@ def _series(db, p: MonitoringPoint, since: dt.datetime | None, until: dt.datetim
     return db.scalars(q.order_by(PointSolution.time_ns).limit(limit)).all()
 
 
+def thin(rows: list, max_points: int | None) -> list:
+    """Every k-th row (k = ceil(n / max_points)) so at most ``max_points`` remain; the newest row is kept."""
+    if not max_points or len(rows) <= max_points:
+        return rows
+    k = -(-len(rows) // max_points)
+    out = rows[::k]
+    return out if out[-1] is rows[-1] else out[:-1] + [rows[-1]]
+
+
 @router.get("/points/{code}/displacements")
 def displacements(code: str, db: Db, _: Reader, format: str = Query("json", pattern="^(json|csv|geojson)$"),
                   since: dt.datetime | None = None, until: dt.datetime | None = None,
-                  limit: int = Query(100000, ge=1, le=1000000)):
+                  limit: int = Query(100000, ge=1, le=1000000),
+                  last_s: float | None = Query(None, gt=0, le=366 * 86400,
+                                               description="only the last_s seconds up to the newest solution"),
+                  max_points: int | None = Query(None, ge=10, le=100000,
+                                                 description="thin to at most this many rows (every k-th)")):
     p = _get_point(db, code)
-    rows = _series(db, p, since, until, limit)
+    rows = thin(_series(db, p, since, until, limit, last_s), max_points)
     if format == "csv":
         out = io.StringIO()
         out.write("time_gpst_ns,time_gpst,quality,n_sats,ratio,e_mm,n_mm,u_mm,filtered_e_mm,filtered_n_mm,"
