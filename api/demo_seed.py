@@ -1,17 +1,21 @@
-"""Registers the demo network (simulated Chongqing stations) in the database on first start."""
+"""Registers the demo network (simulated Chongqing stations, a simulated monitoring tower) in the
+database on first start."""
 from __future__ import annotations
 
 import json
 import logging
 import secrets
+import time
 
 import numpy as np
 from sqlalchemy import select
 
-from cors_network.demo import demo_stations, recorded_stations
+from cors_network.demo import DemoMonitor, demo_monitors, demo_stations, recorded_stations
+from cors_network.monitoring.rules import Rule
 from rtk_engine.geodesy.ellipsoid import ecef_to_geodetic
 
 from .models import Mountpoint, NtripUser, Station
+from .models_monitoring import AlarmRuleRow, MonitoringPoint
 from .security import hash_password
 from .settings import Settings
 
@@ -23,12 +27,60 @@ def demo_source_passwords(settings: Settings) -> dict[str, str]:
     """Source (upload) passwords of the demo stations, kept in the data directory across restarts."""
     path = settings.data_dir / "demo_sources.json"
     pw = json.loads(path.read_text()) if path.exists() else {}
-    codes = [st.code for st in demo_stations()] + [st.code for st in recorded_stations()]
+    codes = [st.code for st in [*demo_stations(), *recorded_stations(), *demo_monitors()]]
     if any(c not in pw for c in codes):
         pw.update({c: secrets.token_urlsafe(12) for c in codes if c not in pw})
         path.write_text(json.dumps(pw))
         path.chmod(0o600)
     return pw
+
+
+# The demo tower's alarm rules: displacement levels (mm), creep velocity over 30 min (mm/h), loss of fix.
+DEMO_MONITOR_RULES = [
+    {"name": "horizontal", "kind": "2d", "thresholds": {"blue": 10, "yellow": 20, "orange": 40, "red": 80},
+     "persist_n": 30, "persist_s": 30},
+    {"name": "vertical", "kind": "u", "thresholds": {"yellow": 20, "red": 40}, "persist_n": 30, "persist_s": 30},
+    {"name": "creep velocity", "kind": "velocity", "components": "2d", "window_s": 1800, "step_s": 60,
+     "thresholds": {"blue": 15, "yellow": 30}, "persist_n": 3},
+    {"name": "fix lost", "kind": "fix_lost", "thresholds": {"yellow": 60, "orange": 300}},
+]
+
+
+def demo_monitors_for(settings: Settings) -> list[DemoMonitor]:
+    """The demo monitoring points with their creep clock: it starts when the demo data directory is first
+    used (kept in ``demo_monitors.json``, so a restart continues the same motion); ``settings.extra
+    ["demo_creep"]`` may override ``quiet_s``, ``rate_mm_h`` and ``max_mm`` (tests run it fast)."""
+    path = settings.data_dir / "demo_monitors.json"
+    state = json.loads(path.read_text()) if path.exists() else {}
+    if "t0_unix_s" not in state:
+        state["t0_unix_s"] = time.time()
+        path.write_text(json.dumps(state))
+    return demo_monitors(state["t0_unix_s"], **settings.extra.get("demo_creep", {}))
+
+
+def seed_demo_monitors(db, pw: dict[str, str]) -> None:
+    """Each demo monitoring receiver: a station row with a mountpoint (its stream is ingested like a
+    reference station's) and a monitoring point with the demo rules, solved against its references."""
+    for m in demo_monitors():
+        lat, lon = np.degrees(ecef_to_geodetic(np.array(m.ecef_m)))[:2].tolist()
+        if db.scalar(select(Station).where(Station.code == m.code)) is None:
+            row = Station(code=m.code, name=m.name, x_m=m.ecef_m[0], y_m=m.ecef_m[1], z_m=m.ecef_m[2],
+                          antenna_type="TRM59800.80     NONE", receiver_type="SIMULATED", mountpoint=m.mount,
+                          source_kind="monitoring")
+            db.add(row)
+            db.flush()
+            db.add(Mountpoint(name=m.mount, kind="base", station_id=row.id, lat_deg=lat, lon_deg=lon,
+                              systems="GPS+GAL+BDS", source_password_hash=hash_password(pw[m.code])))
+        if db.scalar(select(MonitoringPoint).where(MonitoringPoint.code == m.code)) is None:
+            p = MonitoringPoint(code=m.code, name=m.name, owner="demo grid company", x_m=m.ecef_m[0],
+                                y_m=m.ecef_m[1], z_m=m.ecef_m[2], reference_stations=list(m.references))
+            db.add(p)
+            db.flush()
+            for r in DEMO_MONITOR_RULES:
+                d = Rule.from_dict(r).to_dict()  # validated and complete, as the API stores rules
+                db.add(AlarmRuleRow(point_id=p.id, name=d.pop("name"), definition=d))
+            log.warning("demo monitoring point %s registered (mountpoint %s, references %s)", m.code, m.mount,
+                        ", ".join(m.references))
 
 
 def seed_demo_network(sessions, settings: Settings) -> None:
@@ -62,6 +114,7 @@ def seed_demo_network(sessions, settings: Settings) -> None:
             db.add(Mountpoint(name=st.mount, kind="base", station_id=row.id, lat_deg=lat, lon_deg=lon,
                               systems="GPS+GAL+QZS", source_password_hash=hash_password(pw[st.code])))
             log.warning("recorded station %s registered (mountpoint %s, replayed)", st.code, st.mount)
+        seed_demo_monitors(db, pw)
         if db.scalar(select(Mountpoint).where(Mountpoint.name == "NEAREST")) is None:
             db.add(Mountpoint(name="NEAREST", kind="nearest", lat_deg=29.56, lon_deg=106.55, systems="GPS+GAL+BDS"))
         if db.scalar(select(NtripUser).where(NtripUser.username == DEMO_USER)) is None:

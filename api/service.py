@@ -197,10 +197,10 @@ class Service:
         if self.demo:
             from cors_network.demo import ReplayedStation, SimulatedNetwork, recorded_stations
 
-            from .demo_seed import demo_source_passwords
+            from .demo_seed import demo_monitors_for, demo_source_passwords
 
             passwords = demo_source_passwords(self.settings)
-            net = SimulatedNetwork("127.0.0.1", caster.port, passwords)
+            net = SimulatedNetwork("127.0.0.1", caster.port, passwords, monitors=demo_monitors_for(self.settings))
             self.live.demo = net
             self._tasks["demo"] = asyncio.create_task(net.run(), name="demo-network")
             for st in recorded_stations():  # real recorded stations replayed live

@@ -1,4 +1,5 @@
-"""The demo network: simulated reference stations around Chongqing streaming RTCM3 into the caster.
+"""The demo network: simulated reference stations around Chongqing streaming RTCM3 into the caster,
+and simulated monitoring receivers (a transmission tower on a creeping slope) streaming the same way.
 
 Observations come from :mod:`rtk_engine.simulate`, driven by a real broadcast navigation file
 (``data/nav``). That file is of a past day, so the whole simulated world is shifted by a whole
@@ -53,6 +54,43 @@ def demo_stations(n_ring: int = 4, radius_km: float = 18.0, near_km: float = 3.0
             for i, (code, xyz) in enumerate(pos.items())]
 
 
+@dataclass(frozen=True)
+class DemoMonitor:
+    """A simulated monitoring receiver: a static antenna at ``ecef_m`` (its reference coordinate) that
+    starts creeping ``quiet_s`` seconds after ``t0_unix_s`` at ``rate_enu_mm_h`` until it has moved
+    ``max_mm`` (3D); the motion is put into its observations by ``inject_displacement``."""
+
+    code: str
+    name: str
+    ecef_m: tuple[float, float, float]
+    mount: str
+    station_id: int
+    references: tuple[str, ...]
+    t0_unix_s: float = 0.0
+    quiet_s: float = 600.0
+    rate_enu_mm_h: tuple[float, float, float] = (24.0, -32.0, -10.0)  # 40 mm/h downslope (SSE), sinking
+    max_mm: float = 120.0
+
+    def displacement_enu_m(self, time_gpst_ns: np.ndarray) -> np.ndarray:
+        """[E, 3] ENU displacement (m) at the (live, not simulated) GPST times."""
+        t_s = np.asarray(gt.unix_from_gpst(np.asarray(time_gpst_ns, np.int64)), float) - self.t0_unix_s - self.quiet_s
+        rate = np.asarray(self.rate_enu_mm_h, float) / 3600.0 / 1000.0  # m/s
+        t_cap = self.max_mm / 1000.0 / max(float(np.linalg.norm(rate)), 1e-12)
+        return np.clip(t_s, 0.0, t_cap)[:, None] * rate[None, :]
+
+
+def demo_monitors(t0_unix_s: float = 0.0, quiet_s: float = 600.0, rate_mm_h: float = 40.0,
+                  max_mm: float = 120.0) -> list[DemoMonitor]:
+    """One transmission tower on a hillside 5 km north-east of Chongqing, 60 m above the centre and
+    ~2.2 km from ``CQ05`` (its reference station; ``CQ00`` is the second reference), creeping
+    downslope at ``rate_mm_h`` (horizontal) after ``quiet_s``."""
+    xyz = network_around(*CHONGQING, {"TWR1": (5.2, 50.0, 60.0)})["TWR1"]
+    unit = np.array([0.6, -0.8, -0.25])  # horizontal unit vector SSE, vertical 1/4 of it, sinking
+    return [DemoMonitor("TWR1", "Transmission tower TWR1 on a creeping slope (simulated)",
+                        tuple(float(v) for v in xyz), "TWR1_MSM7", 150, ("CQ05", "CQ00"), t0_unix_s, quiet_s,
+                        tuple(float(v) for v in unit * rate_mm_h), max_mm)]
+
+
 def day_shift_ns(nav: NavData, now_gpst_ns: int) -> int:
     """Whole days to subtract from now to land inside the navigation file's span."""
     span = time_span_ns(nav)
@@ -76,9 +114,11 @@ class SimulatedNetwork:
     """Simulates the demo stations in real time and uploads each as an NTRIP source."""
 
     def __init__(self, host: str, port: int, passwords: dict[str, str], stations: list[DemoStation] | None = None,
-                 nav_path: Path = DEMO_NAV, systems: str = "GEC", seed: int = 7) -> None:
+                 nav_path: Path = DEMO_NAV, systems: str = "GEC", seed: int = 7,
+                 monitors: list[DemoMonitor] | None = None) -> None:
         self.host, self.port, self.passwords = host, port, passwords
         self.stations = stations or demo_stations()
+        self.monitors = [m for m in (monitors or []) if m.code in passwords]
         self.nav = read_nav(nav_path)
         self.systems, self.seed = systems, seed
         self.epochs_sent = 0
@@ -108,24 +148,28 @@ class SimulatedNetwork:
         span = time_span_ns(self.nav)
         duration_s = max(60.0, (span[1] + 2 * 3600 * gt.NS - start_sim) / gt.NS)
         duration_s = min(duration_s, (DAY_NS - start_sim % DAY_NS) / gt.NS)  # until the simulated midnight
-        sources = {st.code: await self._connect(st) for st in self.stations}
-        encoders = {st.code: Rtcm3Encoder(station_id=st.station_id, msm=7, systems=self.systems)
-                    for st in self.stations}
+        senders = [*self.stations, *self.monitors]
+        sources = {st.code: await self._connect(st) for st in senders}
+        encoders = {st.code: Rtcm3Encoder(station_id=st.station_id, msm=7, systems=self.systems) for st in senders}
         station_frames = {st.code: [Rtcm3Encoder.encode_station(StationPosition(st.station_id, np.array(st.ecef_m),
                                                                                 gps=True, galileo=True)),
                                     Rtcm3Encoder.encode_descriptor(StationDescriptor(
                                         st.station_id, antenna_descriptor="TRM59800.80     NONE",
                                         receiver_type="SIMULATED"))]
-                          for st in self.stations}
+                          for st in senders}
         cfg = SimConfig(systems=self.systems, chunk_epochs=30)
-        chunks = iter_network(self.nav, {st.code: np.array(st.ecef_m) for st in self.stations}, start_sim,
-                              duration_s, 1.0, cfg, seed=self.seed)
+        refs = {st.code: np.array(st.ecef_m) for st in self.stations}
+        # the atmosphere's centre stays that of the reference stations, with or without monitoring points
+        chunks = iter_network(self.nav, {**refs, **{m.code: np.array(m.ecef_m) for m in self.monitors}}, start_sim,
+                              duration_s, 1.0, cfg, seed=self.seed, centre_ecef_m=np.mean(list(refs.values()), axis=0))
         last_eph = None
         try:
             while True:
                 chunk = await asyncio.to_thread(next, chunks, None)
                 if chunk is None:
                     return
+                moved = {m.code: await asyncio.to_thread(self._moved, m, chunk[m.code].block, shift)
+                         for m in self.monitors}
                 any_block = next(iter(chunk.values())).block
                 for e in range(any_block.n_epochs):
                     t_sim = int(any_block.time_ns[e])
@@ -136,9 +180,8 @@ class SimulatedNetwork:
                     if last_eph is None or t_sim - last_eph >= 30 * gt.NS:
                         eph_frames = Rtcm3Encoder.encode_nav(shifted_ephemerides(self.nav, t_sim, shift))
                         last_eph = t_sim
-                    for st in self.stations:
-                        sim = chunk[st.code]
-                        epoch = sim.block.select_epochs(e)
+                    for st in senders:
+                        epoch = moved.get(st.code, chunk[st.code].block).select_epochs(e)
                         epoch.time_ns = epoch.time_ns + shift
                         frames = encoders[st.code].encode_epoch(epoch)
                         if t_sim // gt.NS % 10 == 0:
@@ -148,6 +191,11 @@ class SimulatedNetwork:
         finally:
             for src in sources.values():
                 await src.close()
+
+    def _moved(self, mon: DemoMonitor, block, shift_ns: int):
+        """The monitoring receiver's simulated (static) block with its creep injected."""
+        from .monitoring.inject import inject_displacement
+        return inject_displacement(block, self.nav, mon.ecef_m, mon.displacement_enu_m(block.time_ns + shift_ns))
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ import pytest
 
 from api.service import Service
 from api.settings import Settings
-from cors_network.demo import demo_stations, recorded_stations
+from cors_network.demo import demo_monitors, demo_stations, recorded_stations
 
-N_STATIONS = len(demo_stations()) + len(recorded_stations())  # simulated + replayed real
+N_STATIONS = len(demo_stations()) + len(recorded_stations()) + len(demo_monitors())  # simulated + replayed real + tower
 from receivers.ntrip_client import NtripClient
 from rtk_engine import gnss_time as gt
 from rtk_engine.formats.rtcm3.decoder import Rtcm3Decoder
