@@ -100,37 +100,84 @@ class FrameScanner:
         buf = self._buf
         buf += data
         out: list[bytes] = []
+        st = self.stats
         i = 0
         n = len(buf)
+        batch = 4  # candidates checked per vectorised CRC pass: grows while CRCs pass, resets after a bad one
         while True:
-            j = buf.find(PREAMBLE, i)
-            if j < 0:
-                self.stats.garbage_bytes += n - i
-                i = n
+            # candidate frames up to the end (or the first incomplete one), CRCs checked together
+            starts, totals, gaps = [], [], []
+            j, gap = i, 0
+            while len(starts) < batch:
+                k = buf.find(PREAMBLE, j)
+                if k < 0:
+                    gap += n - j
+                    j = n
+                    break
+                gap += k - j
+                j = k
+                if n - j < 3:
+                    break
+                if buf[j + 1] & 0xFC:  # reserved bits must be zero
+                    gap += 1
+                    j += 1
+                    continue
+                total = 6 + (((buf[j + 1] & 0x03) << 8) | buf[j + 2])
+                if n - j < total:
+                    break
+                starts.append(j)
+                totals.append(total)
+                gaps.append(gap)
+                gap = 0
+                j += total
+            if not starts:
+                st.garbage_bytes += gap
+                i = j
                 break
-            self.stats.garbage_bytes += j - i
-            i = j
-            if n - i < 3:
+            ok = _frames_crc_ok(buf, starts, totals)
+            last = ok.index(False) if False in ok else len(ok)
+            for f in range(last):
+                s0 = starts[f]
+                out.append(bytes(buf[s0:s0 + totals[f]]))
+            st.frames += last
+            st.garbage_bytes += sum(gaps[:last])
+            if last == len(ok):
+                i = j
+                if last == batch:  # more candidates may follow
+                    batch = min(2 * batch, 256)
+                    continue
+                st.garbage_bytes += gap
                 break
-            if buf[i + 1] & 0xFC:  # reserved bits must be zero
-                self.stats.garbage_bytes += 1
-                i += 1
-                continue
-            length = ((buf[i + 1] & 0x03) << 8) | buf[i + 2]
-            total = 3 + length + 3
-            if n - i < total:
-                break
-            fr = bytes(buf[i:i + total])
-            if crc24q(fr[:-3]) == int.from_bytes(fr[-3:], "big"):
-                out.append(fr)
-                self.stats.frames += 1
-                i += total
-            else:
-                self.stats.bad_crc += 1
-                self.stats.garbage_bytes += 1
-                i += 1
+            batch = 4
+            # a bad CRC drops only the preamble byte; the rest is scanned again from the next byte
+            st.bad_crc += 1
+            st.garbage_bytes += gaps[last] + 1
+            i = starts[last] + 1
         del buf[:i]
         return out
+
+
+def _frames_crc_ok(buf: bytearray, starts: list[int], totals: list[int]) -> list[bool]:
+    """CRC-24Q check of whole frames ``buf[s:s + total]`` (a few one by one, more in one vectorised pass)."""
+    if len(starts) < 8:
+        return [crc24q(buf[s:s + t - 3]) == int.from_bytes(buf[s + t - 3:s + t], "big") for s, t in zip(starts, totals)]
+    import numpy as np
+    if _POS_TABLE is None:
+        _crc24q_np(bytes(64))  # builds the tables
+    base = starts[0]
+    arr = np.frombuffer(bytes(buf[base:starts[-1] + totals[-1]]), np.uint8)
+    s = np.array(starts, np.int64) - base
+    body = np.array(totals, np.int64) - 3  # header + payload
+    first = np.zeros(s.size, np.int64)
+    np.cumsum(body[:-1], out=first[1:])
+    # per byte: its offset in the buffer and its row (bytes still to follow) in the position table
+    delta = np.repeat(s - first, body)
+    pos = np.arange(int(first[-1] + body[-1]), dtype=np.int64)
+    row = pos + np.repeat(_MAX_FRAME - body - first, body)
+    crc = np.bitwise_xor.reduceat(_POS_TABLE[row * 256 + arr[pos + delta]], first)
+    end = s + body
+    want = (arr[end].astype(np.uint32) << 16) | (arr[end + 1].astype(np.uint32) << 8) | arr[end + 2]
+    return (crc == want).tolist()
 
 
 def iter_frames(data: bytes) -> list[bytes]:

@@ -46,6 +46,7 @@ SUPPORTED_TYPES = (frozenset(range(1071, 1078)) | frozenset(range(1081, 1088)) |
                    | frozenset(range(1131, 1138)) | STATION_POSITION_TYPES | DESCRIPTOR_TYPES | LEGACY_TYPES
                    | EPHEMERIS_TYPES | {1230})
 MAX_NOTES = 100
+_MSM_TYPES = frozenset(t for t in range(4096) if T.msm_kind(t) is not None)
 
 
 def message_type(payload: bytes) -> int:
@@ -129,6 +130,8 @@ class Rtcm3Decoder:
         self._kepler: list[EphemerisMessage] = []  # converted to navigation rows by nav_data()
         self._glonass: list[EphemerisMessage] = []
         self._pending: list[_Cells] = []
+        self._raw: list[bytes] = []  # MSM payloads of the pending epoch, not decoded yet
+        self._raw_plans: list = []
         self._pending_t: int | None = None
         self._pending_anchor = False
         self._header_cache: tuple | None = None
@@ -140,22 +143,22 @@ class Rtcm3Decoder:
     def feed(self, data: bytes) -> list:
         """Bytes (any chunking) -> decoded items completed by them.
 
-        The MSM frames of a chunk are decoded together (:mod:`.msm_batch`); items come out in stream
-        order and equal those of a message-by-message decode.
+        MSM payloads are held (header-checked) until their epoch is complete, then all its cells are
+        decoded together (:mod:`.msm_batch`), so the cost per epoch does not depend on the chunking;
+        items come out in stream order.
         """
         out: list = []
-        batch: list[bytes] = []
         for fr in self.scanner.feed(data):
             p = fr[3:-3]
+            t = (p[0] << 4) | (p[1] >> 4) if len(p) >= 2 else 0
             if self.keep_raw:
                 out.extend(self.feed_payload(p))
-                continue
-            batch.append(p)
-            if message_type(p) in _CHANNEL_TYPES:  # later GLONASS cells may need this channel
-                out.extend(self._process(batch))
-                batch = []
-        if batch:
-            out.extend(self._process(batch))
+            elif t in _MSM_TYPES:
+                self._add_msm(p, t, out)
+            else:
+                if self._raw and (t in _CHANNEL_TYPES or t in LEGACY_TYPES):
+                    self._decode_held()  # they change GLONASS channels or add cells: held MSMs come first
+                out.extend(self.feed_payload(p))
         st = self.scanner.stats
         self.counters.frames, self.counters.bad_crc, self.counters.garbage_bytes = st.frames, st.bad_crc, st.garbage_bytes
         return out
@@ -163,6 +166,7 @@ class Rtcm3Decoder:
     def flush(self) -> list:
         """End of stream: an epoch still waiting for messages announced by the multiple-message bit is
         incomplete; it is dropped and counted in ``counters.incomplete_epochs``."""
+        self._decode_held()  # its cells still count (and update lock and channel state)
         if self._pending_t is not None:
             self.counters.incomplete_epochs += 1
             self._note(0, f"incomplete epoch {gt.to_iso(self._pending_t)} at end of stream dropped", count=False)
@@ -187,32 +191,34 @@ class Rtcm3Decoder:
             self._note(t, f"message {t}: {exc}")
             return []
 
-    def _process(self, batch: list[bytes]) -> list:
-        """Decode a list of payloads: all MSMs in one batch, every item emitted in stream order."""
-        is_msm = [len(p) >= 2 and T.msm_kind(message_type(p)) is not None for p in batch]
-        heads: list = []
-        plans, good = [], []
-        for p, m in zip(batch, is_msm):
-            if not m:
-                heads.append(None)
-                continue
-            t = message_type(p)
-            try:
-                h, plan = parse_head(p)
-            except (Rtcm3DecodeError, ValueError, IndexError) as exc:
-                self._note(t, f"message {t}: {exc}")
-                heads.append(False)
-                continue
-            self.counters.decoded[t] += 1
-            heads.append(h)
-            plans.append(plan)
-            good.append(p)
-        if not good:
-            out: list = []
-            for p, h in zip(batch, heads):
-                if h is None:
-                    out.extend(self.feed_payload(p))
-            return out
+    def _add_msm(self, p: bytes, t: int, out: list) -> None:
+        """Header-check one MSM payload and hold it with its epoch; a completed epoch goes to ``out``."""
+        try:
+            h, plan = parse_head(p)
+        except (Rtcm3DecodeError, ValueError, IndexError) as exc:
+            self._note(t, f"message {t}: {exc}")
+            return
+        self.counters.decoded[t] += 1
+        if h.msm <= 3:
+            self.counters.cells_ambiguous_range += plan.nc
+        t_ns = msm_time_ns(h.system, h.epoch_ms, self.t_ref_ns)
+        if self._pending_t is not None and t_ns != self._pending_t:
+            self._decode_held()
+            out.extend(self._emit())
+        self._pending_t = t_ns
+        self._pending_anchor = self._pending_anchor or h.system != "R" or (h.epoch_ms >> 27) <= 6
+        self._raw.append(p)
+        self._raw_plans.append(plan)
+        if not h.multiple:  # end of epoch: times of later messages follow the new reference
+            self._decode_held()
+            out.extend(self._emit())
+
+    def _decode_held(self) -> None:
+        """Decode the held MSM payloads (one batch) into cells of the pending epoch."""
+        if not self._raw:
+            return
+        good, plans = self._raw, self._raw_plans
+        self._raw, self._raw_plans = [], []
         chan = np.full(65, np.nan)
         for sat, k in self.glonass_channels.items():
             chan[int(sat[1:])] = k
@@ -222,43 +228,9 @@ class Rtcm3Decoder:
             for prn, e in set(zip(rc.glo_prn[glo].tolist(), rc.ext[glo].tolist())):
                 self.glonass_channels[f"R{prn:02d}"] = e - 7
         self.counters.cells_no_glonass_channel += rc.missing_wavelength
-        lli = loss_of_lock(self._lock.reshape(-1), rc.lock_index, rc.lock).astype(np.uint8)
+        lli = loss_of_lock(self._lock.reshape(-1), rc.lock_index, rc.lock, rc.lock_unique).astype(np.uint8)
         lli |= (rc.half.astype(np.uint8) & 1) << 1
-        out = []
-        # consecutive messages of one epoch become one segment of cells (they are contiguous)
-        seg_t, seg_c0, seg_anchor, c0 = None, 0, False, 0
-        k = 0
-        for p, h in zip(batch, heads):
-            if h is None:  # another message: close the open segment first to keep stream order
-                if seg_t is not None:
-                    out.extend(self._add_obs(seg_t, self._slice(rc, lli, seg_c0, c0), True, None, seg_anchor))
-                    seg_t, seg_c0, seg_anchor = None, c0, False
-                out.extend(self.feed_payload(p))
-                continue
-            if h is False:
-                continue
-            plan = plans[k]
-            k += 1
-            if h.msm <= 3:
-                self.counters.cells_ambiguous_range += plan.nc
-            t = msm_time_ns(h.system, h.epoch_ms, self.t_ref_ns)
-            if seg_t is not None and t != seg_t:
-                out.extend(self._add_obs(seg_t, self._slice(rc, lli, seg_c0, c0), True, None, seg_anchor))
-                seg_c0, seg_anchor = c0, False
-            seg_t = t
-            seg_anchor = seg_anchor or h.system != "R" or (h.epoch_ms >> 27) <= 6
-            c0 += plan.nc
-            if not h.multiple:  # end of epoch: times of later messages follow the new reference
-                out.extend(self._add_obs(seg_t, self._slice(rc, lli, seg_c0, c0), False, None, seg_anchor))
-                seg_t, seg_c0, seg_anchor = None, c0, False
-        if seg_t is not None:
-            out.extend(self._add_obs(seg_t, self._slice(rc, lli, seg_c0, c0), True, None, seg_anchor))
-        return out
-
-    @staticmethod
-    def _slice(rc, lli: np.ndarray, c0: int, c1: int) -> _Cells:
-        return _Cells(rc.sat_key[c0:c1], rc.code_key[c0:c1], rc.code_m[c0:c1], rc.phase_cyc[c0:c1],
-                      rc.doppler_hz[c0:c1], rc.snr_dbhz[c0:c1], lli[c0:c1])
+        self._pending.append(_Cells(rc.sat_key, rc.code_key, rc.code_m, rc.phase_cyc, rc.doppler_hz, rc.snr_dbhz, lli))
 
     def _note(self, t: int, text: str, count: bool = True) -> None:
         if count:

@@ -71,6 +71,7 @@ class _Plan:
     kmat: np.ndarray | None = None  # int constants stacked [7, nc]
     gather: tuple | None = None  # byte index, left shift, right shift, 2^width, signed (per value)
     imat_safe: np.ndarray | None = None  # imat with absent fields pointing at the sentinel (-1)
+    key: tuple = ()  # the cache key (message number, masks)
 
 
 _ABSENT = -(1 << 40)
@@ -125,6 +126,7 @@ def _plan(msg_type: int, system: str, msm: int, sat_mask: int, sig_mask: int, ce
               prn if system == "R" else np.zeros(nc, np.int64),
               (int(msm >= 6) * _N_LOCK_STATE + (k * 65 + prn) * 33 + sig).astype(np.int64))
     _finish(p)
+    p.key = key
     if len(_PLANS) < 4096:
         _PLANS[key] = p
     return p
@@ -171,6 +173,64 @@ class RunCells:
     ext: np.ndarray  # GLONASS extended info (channel + 7) per cell, -1 if absent
     glo_prn: np.ndarray
     missing_wavelength: int
+    lock_unique: bool = False  # each lock-state key at most once among cells with a lock time
+
+
+@dataclass
+class _RunLayout:
+    """Everything about a run of MSM payloads that depends only on their plans and lengths (cached)."""
+
+    gather: tuple  # byte index, left shift, right shift, 2^width, half range of signed fields (0: unsigned)
+    imat: np.ndarray  # [10, nc] index of each cell field in the gathered values, -1 absent (sentinel)
+    valid_when: np.ndarray  # [10, nc] value that marks a field invalid (_NEVER: none; absent fields too)
+    scale: np.ndarray  # [2, nc] fine pseudorange / phase scale (ms)
+    cnr_scale: np.ndarray
+    freq: np.ndarray
+    b1: np.ndarray
+    b2: np.ndarray
+    glo_fdma: bool  # any cell on a GLONASS FDMA band
+    kmat: np.ndarray  # [6, nc] pr_invalid, ph_invalid, sat_key, code_key, glo_prn, lock_index
+    lock: np.ndarray | None  # has-lock flags (None: every cell has one)
+    half: np.ndarray | None
+    ext: np.ndarray | None
+    lock_unique: bool  # every lock-state key at most once in the run
+
+
+_NEVER = -(1 << 62)  # compares unequal to any field value
+_RUNS: dict[tuple, _RunLayout] = {}
+
+
+def _run_layout(payloads: list[bytes], plans: list[_Plan]) -> _RunLayout:
+    key = tuple(p.key for p in plans) + tuple(len(x) for x in payloads)
+    r = _RUNS.get(key)
+    if r is not None:
+        return r
+    voff = [0, *accumulate(p.n_vals for p in plans[:-1])]
+    boffs = [0, *accumulate(len(x) for x in payloads[:-1])]
+    # payloads start on whole bytes: only the byte index moves with the offset
+    byte_idx = np.concatenate([p.gather[0] + o for p, o in zip(plans, boffs)])
+    lsh, rsh, full, sgn = (np.concatenate([p.gather[j] for p in plans]) for j in range(1, 5))
+    imat = np.concatenate([p.imat + o for p, o in zip(plans, voff)], axis=1)
+    fmat = np.concatenate([p.fmat for p in plans], axis=1)
+    kmat = np.concatenate([p.kmat for p in plans], axis=1)
+    present = imat >= 0
+    nc = imat.shape[1]
+    valid_when = np.full(imat.shape, _NEVER, np.int64)
+    for row, bad in ((0, 255), (2, -8192), (9, -16384)):
+        valid_when[row] = bad
+    valid_when[4], valid_when[5] = kmat[0], kmat[1]
+    valid_when[~present] = -1  # the sentinel value of absent fields
+    valid_when[9][~present[9]] = _NEVER  # an absent fine rate does not invalidate the Doppler
+    pr_scale, ph_scale, cnr_scale, freq, b1, b2 = fmat
+    b1, b2 = b1.astype(bool), b2.astype(bool)
+    lock_index = kmat[5][present[6]]
+    r = _RunLayout((byte_idx, lsh, rsh, full, (full >> 1) * sgn), np.where(present, imat, -1), valid_when,
+                   np.stack([pr_scale, ph_scale]), cnr_scale, freq, b1, b2, bool(b1.any() or b2.any()), kmat,
+                   None if present[6].all() else present[6], None if present[7].all() else present[7],
+                   None if present[3].all() else present[3], np.unique(lock_index).size == lock_index.size)
+    if nc and len(_RUNS) < 1024:
+        _RUNS[key] = r
+    return r
 
 
 def decode_run(payloads: list[bytes], plans: list[_Plan], glo_channel: np.ndarray) -> RunCells:
@@ -179,54 +239,50 @@ def decode_run(payloads: list[bytes], plans: list[_Plan], glo_channel: np.ndarra
     ``glo_channel[prn]``: known GLONASS FDMA channel per satellite number (NaN unknown); the
     message's own extended info takes precedence.
     """
-    voff = [0, *accumulate(p.n_vals for p in plans[:-1])]
-    if len(plans) == 1:
-        byte_idx, lsh, rsh, full, sgn = plans[0].gather
-    else:  # payloads start on whole bytes: only the byte index moves with the offset
-        boffs = [0, *accumulate(len(p) for p in payloads[:-1])]
-        byte_idx = np.concatenate([p.gather[0] + o for p, o in zip(plans, boffs)])
-        lsh, rsh, full, sgn = (np.concatenate([p.gather[j] for p in plans]) for j in range(1, 5))
+    lay = _run_layout(payloads, plans)
+    byte_idx, lsh, rsh, full, half_range = lay.gather
     joined = b"".join(payloads) + bytes(8)
     words = np.ndarray((len(joined) - 7,), dtype=">u8", buffer=joined, strides=(1,))  # 8-byte window at each byte
     v = ((words[byte_idx].astype(np.uint64) << lsh) >> rsh).astype(np.int64)
-    v -= full * (sgn & (v >= full >> 1))  # two's complement of signed fields
+    v -= full * ((v >= half_range) & (half_range > 0))  # two's complement of signed fields
     v = np.append(v, -1)  # sentinel for absent fields (index -1)
-    if len(plans) == 1:
-        p0 = plans[0]
-        fmat, kmat, present = p0.fmat, p0.kmat, p0.imat >= 0
-        vals = v[p0.imat_safe]
-    else:
-        imat = np.concatenate([p.imat + o for p, o in zip(plans, voff)], axis=1)
-        fmat = np.concatenate([p.fmat for p in plans], axis=1)
-        kmat = np.concatenate([p.kmat for p in plans], axis=1)
-        present = imat >= 0
-        vals = v[np.where(present, imat, -1)]
+    vals = v[lay.imat]
+    ok = vals != lay.valid_when
     rough_ms, rough_mod, rate, ext, pr, ph, lock, half, cnr, frate = vals
-    _, _, has_rate, has_ext, has_pr, has_ph, has_lock, has_half, _, _ = present
-    has_ms = present[0]
-    pr_scale, ph_scale, cnr_scale, freq, b1, b2 = fmat
-    b1, b2 = b1.astype(bool), b2.astype(bool)
-    pr_invalid, ph_invalid, sat_key, code_key, glo_prn, lock_index = kmat
-    if b1.any() or b2.any():
+    pr_invalid, ph_invalid, sat_key, code_key, glo_prn, lock_index = lay.kmat
+    freq = lay.freq
+    if lay.glo_fdma:
+        b1, b2 = lay.b1, lay.b2
         chan = np.where((ext >= 0) & (ext <= 13), ext - 7.0, glo_channel[glo_prn])
         freq = np.where(b1, 1602e6 + 0.5625e6 * chan, np.where(b2, 1246e6 + 0.4375e6 * chan, freq))
-    rough = np.where(has_ms & (rough_ms != 255), rough_ms + rough_mod * (1.0 / 1024.0), np.nan)
-    code_m = np.where(has_pr & (pr != pr_invalid), (rough + pr * pr_scale) * RANGE_MS_M, np.nan)
-    phase = np.where(has_ph & (ph != ph_invalid), (rough + ph * ph_scale) * (RANGE_MS_M / CLIGHT) * freq, np.nan)
-    dop = np.where(has_rate & (rate != -8192) & (frate != -16384), (rate + frate * 1e-4) * (-1.0 / CLIGHT) * freq,
-                   np.nan)
-    snr = np.where(cnr > 0, cnr * cnr_scale, np.nan).astype(np.float32)
-    missing = int(np.count_nonzero((b1 | b2) & np.isnan(freq) & np.isfinite(code_m)))
-    return RunCells(sat_key, code_key, code_m, phase, dop, snr, np.where(has_lock, lock, -1),
-                    np.where(has_half, half, 0), lock_index, np.where(has_ext, ext, -1), glo_prn, missing)
+    rough = rough_ms + rough_mod * (1.0 / 1024.0)
+    fine = vals[4:6] * lay.scale
+    fine += rough
+    code_m = fine[0] * RANGE_MS_M
+    phase = fine[1] * (RANGE_MS_M / CLIGHT) * freq
+    dop = (rate + frate * 1e-4) * (-1.0 / CLIGHT) * freq
+    code_m[~(ok[0] & ok[4])] = np.nan
+    phase[~(ok[0] & ok[5])] = np.nan
+    dop[~(ok[2] & ok[9])] = np.nan
+    snr = np.where(cnr > 0, cnr * lay.cnr_scale, np.nan).astype(np.float32)
+    missing = int(np.count_nonzero((lay.b1 | lay.b2) & np.isnan(freq) & np.isfinite(code_m))) if lay.glo_fdma else 0
+    return RunCells(sat_key, code_key, code_m, phase, dop, snr,
+                    lock if lay.lock is None else np.where(lay.lock, lock, -1),
+                    half if lay.half is None else np.where(lay.half, half, 0), lock_index,
+                    ext if lay.ext is None else np.where(lay.ext, ext, -1), glo_prn, missing, lay.lock_unique)
 
 
-def loss_of_lock(state: np.ndarray, index: np.ndarray, lock: np.ndarray) -> np.ndarray:
+def loss_of_lock(state: np.ndarray, index: np.ndarray, lock: np.ndarray, unique: bool = False) -> np.ndarray:
     """LLI bit 0 for cells in stream order, updating ``state`` (flat last lock per key, -1 never seen).
 
     Same rule as one message at a time: the indicator dropped, or is 0 and was 0 or never seen.
-    Cells without a lock time (lock = -1) never flag and leave the state alone.
+    Cells without a lock time (lock = -1) never flag and leave the state alone. ``unique``: the caller
+    knows each key occurs at most once among cells with a lock time (no ordering needed).
     """
+    if unique and lock.size and lock.min() >= 0:
+        prev = state[index]
+        state[index] = lock
+        return (lock < prev) | ((lock == 0) & (prev <= 0))
     ok = lock >= 0
     out = np.zeros(lock.size, bool)
     if not ok.any():
