@@ -27,6 +27,26 @@ def schema_bits(schema: Schema) -> int:
     return sum(n for _, n, _ in schema)
 
 
+_COMPILED: dict[int, tuple] = {}
+
+
+def _compile(schema: Schema) -> tuple:
+    """(schema, total bits, names, [(end bit, mask)], [(index, half, full)] signed, [(index, half)] sign-magnitude)."""
+    names, spans, signed, signmag = [], [], [], []
+    end = 0
+    for name, n, kind in schema:
+        end += n
+        if name[0] == "_":
+            continue
+        if kind == "s":
+            signed.append((len(names), 1 << (n - 1), 1 << n))
+        elif kind == "m":
+            signmag.append((len(names), 1 << (n - 1)))
+        names.append(name)
+        spans.append((end, (1 << n) - 1))
+    return schema, end, tuple(names), tuple(spans), tuple(signed), tuple(signmag)
+
+
 def read_schema(payload: bytes, schema: Schema, pos: int = 0, *, value: int | None = None,
                 n_bits: int | None = None) -> tuple[dict[str, int], int]:
     """Read the fields of ``schema`` starting at bit ``pos``; returns (raw integer fields, next bit).
@@ -34,28 +54,27 @@ def read_schema(payload: bytes, schema: Schema, pos: int = 0, *, value: int | No
     Fields whose name starts with ``"_"`` (reserved bits) are skipped in the result.
     Raises :class:`Rtcm3DecodeError` if the payload is too short.
     """
+    c = _COMPILED.get(id(schema))
+    if c is None or c[0] is not schema:  # compiled once per schema object (kept alive by the cache)
+        c = _compile(schema)
+        if len(_COMPILED) < 4096:
+            _COMPILED[id(schema)] = c
+    _, need, names, spans, signed, signmag = c
     if value is None:
         value = int.from_bytes(payload, "big")
         n_bits = len(payload) * 8
     assert n_bits is not None
-    need = schema_bits(schema)
     if pos + need > n_bits:
         raise Rtcm3DecodeError(f"payload of {n_bits} bits too short: need {pos + need}")
-    out: dict[str, int] = {}
-    shift = n_bits - pos
-    for name, n, kind in schema:
-        shift -= n
-        v = (value >> shift) & ((1 << n) - 1)
-        if name[0] == "_":
-            continue
-        if kind == "s":
-            if v >> (n - 1):
-                v -= 1 << n
-        elif kind == "m":
-            if v >> (n - 1):
-                v = -(v & ((1 << (n - 1)) - 1))
-        out[name] = v
-    return out, pos + need
+    top = n_bits - pos
+    vals = [(value >> (top - end)) & mask for end, mask in spans]
+    for i, half, full in signed:
+        if vals[i] >= half:
+            vals[i] -= full
+    for i, half in signmag:
+        if vals[i] >= half:
+            vals[i] = half - vals[i]
+    return dict(zip(names, vals)), pos + need
 
 
 class BitWriter:

@@ -259,14 +259,21 @@ class Rtcm3Decoder:
                 self._kepler.append(obj)
             return [obj]
         if isinstance(obj, StationPosition):
+            old = self.station
             self.station = obj
+            if (old is not None and old.station_id == obj.station_id and old.antenna_height_m == obj.antenna_height_m
+                    and np.array_equal(old.ecef_m, obj.ecef_m)):
+                return [obj]  # repeated every few seconds: the header stays the same object
             self.header = replace(self.header)  # new object: epochs already returned keep theirs
             self.header.approx_pos_ecef_m = obj.ecef_m.copy()
             self.header.antenna_delta_hen_m = np.array([obj.antenna_height_m, 0.0, 0.0])
             self.header.marker_number = str(obj.station_id)
             return [obj]
         if isinstance(obj, StationDescriptor):
+            old = self.descriptor
             self.descriptor = obj
+            if old == obj:
+                return [obj]
             self.header = replace(self.header)
             self.header.antenna_type = obj.antenna_descriptor
             self.header.antenna_serial = obj.antenna_serial or self.header.antenna_serial
