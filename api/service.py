@@ -14,9 +14,10 @@ import secrets
 import signal
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import uvicorn
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from cors_network.archive import ArchivedFile, HourlyArchive
 from cors_network.ingest import StationIngest
@@ -36,6 +37,7 @@ log = logging.getLogger("beidou.service")
 SILENT_S = 30.0  # a station without data this long is offline
 QUALITY_PERIOD_S = 10.0
 INTEGRITY_PERIOD_S = 3600.0  # one coordinate-integrity cycle per hour over the last hour of epochs
+PRUNE_PERIOD_S = 3600.0  # archive retention applied at start-up and then hourly
 
 
 @dataclass
@@ -61,10 +63,33 @@ class Service:
             st = db.scalar(select(Station).where(Station.code == f.station))
             if st is None:
                 return
-            db.add(ArchiveFile(station_id=st.id, start=gt.to_datetime(f.start_gpst_ns),
+            db.add(ArchiveFile(station_id=st.id, kind=f.kind, start=gt.to_datetime(f.start_gpst_ns),
                                end=gt.to_datetime(f.end_gpst_ns), path=str(f.path), size_bytes=f.size_bytes,
                                n_epochs=f.n_epochs))
             db.commit()
+
+    def prune_archive(self, now_unix: float | None = None) -> list[Path]:
+        """Retention: delete archive files older than ``settings.archive_keep_days`` and their rows."""
+        days = self.settings.archive_keep_days
+        if days <= 0:
+            return []
+        gone = self.archive.prune(days, now_unix)
+        paths = [str(p) for p in gone]
+        with self.sessions() as db:
+            for i in range(0, len(paths), 500):  # bounded IN lists
+                db.execute(delete(ArchiveFile).where(ArchiveFile.path.in_(paths[i:i + 500])))
+            db.commit()
+        if gone:
+            log.info("archive retention (%g days): %d files removed", days, len(gone))
+        return gone
+
+    async def _prune_loop(self, period_s: float = PRUNE_PERIOD_S) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.prune_archive)
+            except Exception:
+                log.exception("archive retention failed")
+            await asyncio.sleep(period_s)
 
     def _registered_ecef(self) -> dict:
         with self.sessions() as db:
@@ -194,6 +219,7 @@ class Service:
         self.monitoring.sync()
         self._tasks["quality"] = asyncio.create_task(self._quality_loop())
         self._tasks["integrity"] = asyncio.create_task(self._integrity_loop())
+        self._tasks["prune"] = asyncio.create_task(self._prune_loop(), name="archive-retention")
         if self.demo:
             from cors_network.demo import ReplayedStation, SimulatedNetwork, recorded_stations
 

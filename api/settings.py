@@ -18,6 +18,7 @@ class Settings:
     admin_password: str = ""  # first start only: creates the admin account (random if empty, printed once)
     token_ttl_s: int = 12 * 3600
     page_size_max: int = 500
+    archive_keep_days: float = 90.0  # RINEX archive retention [days] from when a file was written; 0 keeps all
     extra: dict = field(default_factory=dict)
 
     @property
@@ -36,6 +37,17 @@ class Settings:
             caster_port=int(env.get("BEIDOU_CASTER_PORT", "2101")),
             admin_user=env.get("BEIDOU_ADMIN_USER", "admin"),
             admin_password=env.get("BEIDOU_ADMIN_PASSWORD", ""),
+            archive_keep_days=_non_negative(env.get("BEIDOU_ARCHIVE_KEEP_DAYS", "90"), "BEIDOU_ARCHIVE_KEEP_DAYS"),
         )
         values.update(overrides)
         return Settings(**values)
+
+
+def _non_negative(text: str, name: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r}: expected a number of days (0 keeps everything)") from None
+    if not value >= 0.0:
+        raise ValueError(f"{name}={text!r}: must be >= 0 (0 keeps everything)")
+    return value

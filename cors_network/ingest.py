@@ -4,7 +4,8 @@ flowing to rovers through the caster untouched.
 The ingest is an NTRIP client of the caster (over loopback in one process, or across machines when
 casters scale out): it sees exactly what rovers see. Each decoded epoch updates the station's
 :class:`~cors_network.quality.StationQuality`, goes to the hourly archive, and to any other sinks
-(monitoring, integrity). Ephemerides are merged into the station's navigation store.
+(monitoring, integrity). Decoded ephemerides go to the archive's hourly navigation files (and stay in
+the decoder's navigation store, which integrity and monitoring read).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Callable
 from receivers.ntrip_client import NtripClient, NtripError
 from rtk_engine import gnss_time as gt
 from rtk_engine.formats.rtcm3.decoder import Rtcm3Decoder
+from rtk_engine.formats.rtcm3.ephemeris import EphemerisMessage
 from rtk_engine.formats.rtcm3.station import StationPosition
 from rtk_engine.obs import ObsBlock
 
@@ -62,6 +64,11 @@ class StationIngest:
                         sink(self.code, item)
                     except Exception:
                         log.exception("sink failed for %s", self.code)
+            elif isinstance(item, EphemerisMessage) and self.archive is not None:
+                try:
+                    self.archive.add_nav(self.code, item.nav, item.t_ref_ns)
+                except Exception:
+                    log.exception("navigation archive of %s failed", self.code)
             elif isinstance(item, StationPosition):
                 self.position_ecef_m = tuple(float(v) for v in item.ecef_m)
         return n

@@ -1,7 +1,9 @@
-"""The RINEX archive: list a station's hourly files and download them."""
+"""The RINEX archive: list a station's hourly files (observations ``obs``, navigation ``nav``) and
+download them. ``n_epochs`` counts epochs of an observation file, ephemeris records of a navigation file."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse
@@ -21,9 +23,14 @@ def file_out(f: ArchiveFile) -> dict:
 
 
 @router.get("/stations/{code}/archive")
-def list_archive(code: str, db: Db, _: Reader, page: PageParams = Depends()) -> dict:
+def list_archive(code: str, db: Db, _: Reader, page: PageParams = Depends(),
+                 kind: Literal["obs", "nav"] | None = None) -> dict:
+    """A station's archive files, newest first; ``kind`` selects observation or navigation files."""
     st = get_station(db, code)
-    stmt = select(ArchiveFile).where(ArchiveFile.station_id == st.id).order_by(ArchiveFile.start.desc())
+    stmt = select(ArchiveFile).where(ArchiveFile.station_id == st.id)
+    if kind is not None:
+        stmt = stmt.where(ArchiveFile.kind == kind)
+    stmt = stmt.order_by(ArchiveFile.start.desc(), ArchiveFile.kind.desc())
     return paginate(db, stmt, page, file_out)
 
 
