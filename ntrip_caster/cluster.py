@@ -6,11 +6,13 @@ socket pairs) to every other worker, which fans them out to theirs. So the per-r
 the caster's hot path, runs on as many cores as there are workers.
 
 Bus messages: 4-byte big-endian length, then kind (``S`` source up, ``L`` source lost,
-``F`` frames), a 1-byte mountpoint name length, the name, and for ``F`` the valid frames of one
-batch. A peer that stops reading has its messages dropped past ``BUS_BACKLOG_BYTES`` (counted).
+``F`` frames, ``H`` hello), a 1-byte mountpoint name length, the name, and for ``F`` the valid
+frames of one batch. A peer that stops reading has its messages dropped past ``BUS_BACKLOG_BYTES``
+(counted). A worker whose bus link starts sends ``H``; the peer answers on that link with an ``S``
+for each source it holds, so a worker that joins (or whose link starts) after a source connected
+still learns about it.
 
-Limits: account and address limits, statistics and bans are per worker; all workers must start
-together (a worker does not learn about sources that connected before it joined).
+Limits: account and address limits, statistics and bans are per worker.
 """
 from __future__ import annotations
 
@@ -39,6 +41,12 @@ def split_frames(raw: bytes) -> list[bytes]:
     return out
 
 
+def _message(kind: bytes, mount: str, payload: bytes = b"") -> bytes:
+    name = mount.encode()
+    msg = kind + bytes([len(name)]) + name + payload
+    return len(msg).to_bytes(4, "big") + msg
+
+
 class Bus:
     """This worker's links to every other worker."""
 
@@ -55,26 +63,32 @@ class Bus:
         for s in self.socks:
             r, w = await asyncio.open_connection(sock=s)
             self.writers.append(w)
-            self.tasks.append(asyncio.create_task(self._read(r)))
+            self.tasks.append(asyncio.create_task(self._read(r, w)))
+            self._send_to(w, _message(b"H", ""))
 
     def send(self, kind: bytes, mount: str, payload: bytes = b"") -> None:
-        name = mount.encode()
-        msg = kind + bytes([len(name)]) + name + payload
-        data = len(msg).to_bytes(4, "big") + msg
+        data = _message(kind, mount, payload)
         for w in self.writers:
-            if w.transport.is_closing() or w.transport.get_write_buffer_size() > BUS_BACKLOG_BYTES:
-                self.dropped += 1
-                continue
-            w.write(data)
-            self.sent += 1
+            self._send_to(w, data)
 
-    async def _read(self, reader: asyncio.StreamReader) -> None:
+    def _send_to(self, w: asyncio.StreamWriter, data: bytes) -> None:
+        if w.transport.is_closing() or w.transport.get_write_buffer_size() > BUS_BACKLOG_BYTES:
+            self.dropped += 1
+            return
+        w.write(data)
+        self.sent += 1
+
+    async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
                 n = int.from_bytes(await reader.readexactly(4), "big")
                 msg = await reader.readexactly(n)
                 ln = msg[1]
                 self.received += 1
+                if msg[:1] == b"H":  # a peer's link started: tell it about the sources held here
+                    for mount, agent in self.caster.local_sources():
+                        self._send_to(writer, _message(b"S", mount, agent))
+                    continue
                 self.caster.bus_message(msg[:1], msg[2:2 + ln].decode(), msg[2 + ln:])
         except (asyncio.IncompleteReadError, ConnectionError):
             log.warning("bus peer gone")

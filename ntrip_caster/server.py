@@ -30,6 +30,7 @@ from .abuse import AbuseControl, GgaRate
 from .auth import Authenticator
 from .cluster import split_frames
 from .config import CasterConfig
+from .fanout import raw_socket
 from .mountpoints import Mount
 from .nearest import choose
 from .stats import ClientStats
@@ -48,6 +49,7 @@ class Connection(asyncio.Protocol):
         self.state = _HEADER
         self.buf = bytearray()
         self.transport = None
+        self.sock: socket.socket | None = None  # plain TCP socket for direct fan-out writes (fanout.raw_socket)
         self.address = "?"
         self.v2 = False
         self.stats: ClientStats | None = None
@@ -494,6 +496,7 @@ class Caster:
             if sock is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, lim.rover_sndbuf_bytes)
         conn.transport.write(P.stream_ok(v2))
+        conn.sock = raw_socket(conn.transport)
         if m.cfg.kind != "nearest":
             conn.serving = m
             conn.stats.serving = m.name
@@ -610,6 +613,8 @@ class Caster:
             for rover in slow:
                 self._drop_slow(rover)
         elif kind == b"S":
+            if m.remote_source:  # already known (a hello answer can repeat an announcement)
+                return
             m.remote_source = True
             m.lost_at = None
             m.stats.source_agent = payload.decode("utf-8", "replace")
@@ -623,6 +628,11 @@ class Caster:
             self._event("source-lost", mount=mount, address="(other worker)", reason="source left",
                         rovers_waiting=len(m.subscribers))
             self._reassign_nearest()
+
+    def local_sources(self) -> list[tuple[str, bytes]]:
+        """(mountpoint, source agent) of every base fed by a source connected to this process."""
+        return [(m.name, (m.stats.source_agent or "").encode("utf-8", "replace")[:200])
+                for m in self.mounts.values() if m.source is not None]
 
     # ------------------------------------------------------------------ runtime configuration API
     def set_accounts(self, accounts: list) -> None:

@@ -47,3 +47,45 @@ def test_two_workers_serve_every_rover_byte_exact():
                 assert len(tables) == 1 and b"STR;HIRO;" in tables.pop()
 
         run(main())
+
+
+def test_worker_whose_bus_starts_after_the_source_learns_about_it():
+    """Caster A holds a source before any bus link exists; B's link starts later: B's hello makes A announce
+    the source, so B's rovers are served (and A's frames reach them); a repeated announcement counts once."""
+    import socket
+
+    from ntrip_caster.cluster import Bus
+    from ntrip_caster.server import Caster
+
+    frames = capture_frames()[:40]
+
+    async def main():
+        a_sock, b_sock = socket.socketpair()
+        async with Caster(make_config()) as a, Caster(make_config()) as b:
+            async with NtripSource(f"ntrip://:spass@127.0.0.1:{a.port}/HIRO", version=2) as src:
+                await src.send(frames[0])
+                await asyncio.sleep(0.2)
+                assert a.mounts["HIRO"].source is not None and not b.mounts["HIRO"].live
+                a.bus, b.bus = Bus(a, [a_sock]), Bus(b, [b_sock])
+                await a.bus.start()
+                await b.bus.start()
+                for _ in range(50):
+                    if b.mounts["HIRO"].live:
+                        break
+                    await asyncio.sleep(0.05)
+                assert b.mounts["HIRO"].remote_source and b.mounts["HIRO"].stats.source_connects == 1
+                b.bus_message(b"S", "HIRO", b"again")  # idempotent
+                assert b.mounts["HIRO"].stats.source_connects == 1
+                rover = Rover(b.port, "HIRO", 1)
+                await asyncio.sleep(0.5)
+                assert rover.error is None
+                want = b"".join(frames[1:])
+                for k in range(1, len(frames), 5):
+                    await src.send(b"".join(frames[k:k + 5]))
+                await rover.wait_bytes(len(want))
+                assert bytes(rover.data) == want
+                rover.stop()
+            await a.bus.stop()
+            await b.bus.stop()
+
+    run(main())
