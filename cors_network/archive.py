@@ -57,11 +57,10 @@ class HourlyArchive:
         self._buf: dict[str, list[ObsBlock]] = {}
         self._hour: dict[str, int] = {}
         self._header: dict[str, ObsHeader] = {}
-        # navigation per station: rows of the open hour, their dedup keys, the hour, receipt times
+        # navigation per station: rows of the open hour, their dedup keys, the hour
         self._nav: dict[str, list[KeplerEphemeris | GlonassEphemeris]] = {}
         self._nav_keys: dict[str, set] = {}
         self._nav_hour: dict[str, int] = {}
-        self._nav_t: dict[str, list[int]] = {}
 
     def set_header(self, station: str, header: ObsHeader) -> None:
         self._header[station] = header
@@ -102,8 +101,6 @@ class HourlyArchive:
         if fresh:
             keys.update(new[j] for j in fresh)
             self._nav.setdefault(station, []).append(eph if len(fresh) == len(new) else eph.take(np.array(fresh)))
-            t = self._nav_t.setdefault(station, [int(received_gpst_ns), int(received_gpst_ns)])
-            t[0], t[1] = min(t[0], int(received_gpst_ns)), max(t[1], int(received_gpst_ns))
         return written
 
     def flush(self) -> list[ArchivedFile]:
@@ -140,7 +137,6 @@ class HourlyArchive:
 
         rows = self._nav.pop(station, [])
         self._nav_keys.pop(station, None)
-        t0, t1 = self._nav_t.pop(station, (0, 0))
         if not rows:
             return None
         kep = [r for r in rows if isinstance(r, KeplerEphemeris)]
@@ -148,9 +144,11 @@ class HourlyArchive:
         nav = NavData(kepler=_concat(kep) if kep else KeplerEphemeris.from_rows([]),
                       glonass=_concat(glo) if glo else GlonassEphemeris())
         text, res = nav_text(nav, comments=(f"Station {station}: broadcast ephemerides received in the hour",))
-        path = self._path(station, self._nav_hour.get(station, t0 // HOUR_NS) * HOUR_NS, "nav")
+        t0 = self._nav_hour[station] * HOUR_NS
+        path = self._path(station, t0, "nav")
         self._write_gz(path, text)
-        f = ArchivedFile(station, path, t0, t1, res.n_records, path.stat().st_size, kind="nav")
+        # the span a navigation file serves: its hour (what jobs match observation spans against)
+        f = ArchivedFile(station, path, t0, t0 + HOUR_NS - gt.NS, res.n_records, path.stat().st_size, kind="nav")
         log.info("archived %s: %d ephemerides -> %s%s", station, res.n_records, path,
                  f" ({'; '.join(res.skipped)})" if res.skipped else "")
         if self.on_file:

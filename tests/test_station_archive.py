@@ -118,6 +118,7 @@ def test_navigation_hours_dedup_and_restart(tmp_path):
     assert archive.add_nav("SEPT", k.take([0]), h0 + 3600 * gt.NS) is not None  # next hour closes the first
     assert [f.n_epochs for f in files] == [6]
     assert files[0].path.name.endswith("_01H_MN.rnx.gz") and files[0].kind == "nav"
+    assert (files[0].start_gpst_ns, files[0].end_gpst_ns) == (h0, h0 + 3599 * gt.NS)  # the hour it serves
     back = read_nav(files[0].path)
     assert_same_nav(read_nav(nav_text(NavData(kepler=k))[0].encode()), back)
     # an observation epoch of a later hour closes the open navigation hour too
