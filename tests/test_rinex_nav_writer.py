@@ -114,7 +114,15 @@ def test_epoch_lines_use_each_systems_time_scale():
         body = t.split("END OF HEADER", 1)[1].splitlines()[1:]
         return {ln[:23] for ln in body if ln[:1] in "GRECJ" and ln[:1] != " "}
 
+    def weeks(t: str) -> set[tuple[str, int]]:
+        """(epoch line, week field of BROADCAST ORBIT-5) of every Kepler record: GPS week, BDT week for BeiDou."""
+        body = t.split("END OF HEADER", 1)[1].splitlines()[1:]
+        return {(ln[:23], int(float(body[i + 5][42:61].replace("D", "E"))))
+                for i, ln in enumerate(body) if ln[:1] in "GECJ"}
+
     assert epochs(text) == epochs(original)
+    assert weeks(text) == weeks(original)
+    assert {w for e, w in weeks(text) if e[0] == "C"} == {2111 - 1356}  # 2020-06-25: GPS week 2111
     c = np.flatnonzero(nav.kepler.sat == "C06")[0]
     y, mo, d, h, mi, s = gt.to_datetime(int(nav.kepler.toc_ns[c]) - 14 * gt.NS).timetuple()[:6]
     assert f"C06 {y:04d} {mo:02d} {d:02d} {h:02d} {mi:02d} {s:02d}" in text
