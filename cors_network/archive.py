@@ -71,7 +71,7 @@ class HourlyArchive:
         written = None
         if station in self._hour and hour != self._hour[station]:
             written = self._write(station)
-        if self._nav_hour.get(station, hour) < hour:  # the hour's ephemerides go with its observations
+        if self._nav_hour.get(station, hour) != hour:  # the hour's ephemerides go with its observations
             written_nav = self._write_nav(station)
             self._nav_hour[station] = hour
             written = written or written_nav
@@ -85,12 +85,12 @@ class HourlyArchive:
                 ) -> ArchivedFile | None:
         """Collect ephemeris rows received at ``received_gpst_ns`` (GPST ns, the stream's time);
         repeats within the hour are dropped. Returns the navigation file written if an ephemeris of
-        a later hour closed the previous one."""
+        another hour closed the open one."""
         hour = int(received_gpst_ns) // HOUR_NS
         written = None
-        if station in self._nav_hour and hour > self._nav_hour[station]:
+        if station in self._nav_hour and hour != self._nav_hour[station]:
             written = self._write_nav(station)
-        self._nav_hour[station] = max(hour, self._nav_hour.get(station, hour))
+        self._nav_hour[station] = hour
         keys = self._nav_keys.setdefault(station, set())
         if isinstance(eph, GlonassEphemeris):
             new = [("R", s, t) for s, t in zip(eph.sat.tolist(), eph.toe_ns.tolist())]
