@@ -67,6 +67,27 @@ class PointSolution(Base):
     fn_mm: Mapped[float | None] = mapped_column(Float, nullable=True)
     fu_mm: Mapped[float | None] = mapped_column(Float, nullable=True)
     outlier: Mapped[bool] = mapped_column(Boolean, default=False)
+    # several reference stations: the ones combined (comma-separated codes) and the largest pair
+    # disagreement change (horizontal mm, cors_network.monitoring.multiref)
+    references_used: Mapped[str] = mapped_column(String(128), default="")
+    disagreement_mm: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ReferenceSolutionRow(Base):
+    """The point solved against one of its reference stations (per-reference result of an epoch)."""
+
+    __tablename__ = "point_reference_solutions"
+    __table_args__ = (UniqueConstraint("point_id", "time_ns", "station"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    point_id: Mapped[int] = mapped_column(ForeignKey("monitoring_points.id", ondelete="CASCADE"), index=True)
+    time_ns: Mapped[int] = mapped_column(BigInteger)  # GPST ns
+    station: Mapped[str] = mapped_column(String(16))
+    quality: Mapped[int] = mapped_column(Integer)
+    n_sats: Mapped[int] = mapped_column(Integer, default=0)
+    ratio: Mapped[float] = mapped_column(Float, default=0.0)
+    e_mm: Mapped[float | None] = mapped_column(Float, nullable=True)  # fixed solutions only
+    n_mm: Mapped[float | None] = mapped_column(Float, nullable=True)
+    u_mm: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class AlarmRuleRow(Base):

@@ -3,7 +3,9 @@
 A monitoring receiver uploads to the caster as an NTRIP source like a reference station does; the
 service's ingest (``cors_network.ingest.StationIngest``, one per ``Station`` row with a mountpoint)
 decodes it. :class:`LiveMonitoring` hangs sinks on those ingests: the point's own ingest (a station
-row with the point's code) feeds rover epochs, its reference station's ingest feeds base epochs.
+row with the point's code) feeds rover epochs, its reference stations' ingests feed base epochs
+(every listed reference that is live; none listed: the nearest live station). With several, the
+point is solved against each and combined (``cors_network.monitoring.multiref``).
 Sinks run in the caster's event loop, so they only enqueue; one worker thread solves (RTK), stores
 ``PointSolution`` rows in batches and raises alarms, and a full queue drops the oldest epochs
 (counted in ``dropped``) rather than slowing the caster.
@@ -21,13 +23,9 @@ import time
 import numpy as np
 from sqlalchemy import select
 
-from cors_network.monitoring.point import LivePoint, rule_key
-from cors_network.monitoring.rules import Rule
-from rtk_engine import gnss_time as gt
-
 from .models import Station
-from .models_monitoring import AlarmRuleRow, MonitoringPoint, PointSolution
-from .monitoring_service import MonitoringProcessor, _f, _Live
+from .models_monitoring import MonitoringPoint, PointSolution
+from .monitoring_service import MonitoringProcessor, _Live, live_point, solution_rows
 
 log = logging.getLogger("beidou.monitoring.live")
 
@@ -40,7 +38,7 @@ class LiveMonitoring:
         self.batch, self.nav_refresh_s = batch, nav_refresh_s
         self.dropped = 0
         self.solved = 0
-        self.attached: dict[int, tuple[str, str]] = {}  # point id -> (rover ingest code, reference code)
+        self.attached: dict[int, tuple[str, ...]] = {}  # point id -> (rover ingest code, reference codes...)
         self._sinks: list[tuple[object, object]] = []
         self._nav_at: dict[int, float] = {}
         self._stop = threading.Event()
@@ -48,7 +46,7 @@ class LiveMonitoring:
         self._thread.start()
 
     # ----------------------------------------------------------------------------- attach sinks
-    def sync(self) -> dict[int, tuple[str, str]]:
+    def sync(self) -> dict[int, tuple[str, ...]]:
         """(Re)attach sinks for every enabled point that has a live ingest and a live reference."""
         for ing, fn in self._sinks:
             if fn in ing.sinks:
@@ -61,23 +59,27 @@ class LiveMonitoring:
             stations = {s.code: s for s in db.scalars(select(Station)).all()}
             for p in points:
                 rover = ingests.get(p.code)
-                ref_code = self._reference(p, stations, ingests)
-                if rover is None or ref_code is None:
+                refs = self._references(p, stations, ingests)
+                if rover is None or not refs:
                     continue
                 self._hook(rover, self._rover_sink(p.id))
-                self._hook(ingests[ref_code], self._ref_sink(p.id))
-                self.attached[p.id] = (p.code, ref_code)
+                for code in refs:
+                    self._hook(ingests[code], self._ref_sink(p.id))
+                self.attached[p.id] = (p.code, *refs)
+                lv = self.proc.live.get(p.id)
+                if lv is not None and lv.stations != tuple(refs):
+                    self.proc.invalidate(p.id)  # the references changed: a new live point
         return dict(self.attached)
 
     @staticmethod
-    def _reference(p: MonitoringPoint, stations: dict, ingests: dict) -> str | None:
+    def _references(p: MonitoringPoint, stations: dict, ingests: dict) -> list[str]:
+        """The point's listed references that are live (a missing one is left out), else the nearest live one."""
         if p.reference_stations:
-            code = p.reference_stations[0]
-            return code if code in ingests else None
+            return [c for c in p.reference_stations if c in ingests and c in stations and c != p.code]
         here = np.array([p.x_m, p.y_m, p.z_m])
         cands = [(np.linalg.norm(np.array([s.x_m, s.y_m, s.z_m]) - here), c) for c, s in stations.items()
                  if c in ingests and c != p.code]
-        return min(cands)[1] if cands else None
+        return [min(cands)[1]] if cands else []
 
     def _hook(self, ing, fn) -> None:
         ing.sinks.append(fn)
@@ -98,7 +100,7 @@ class LiveMonitoring:
         return lambda code, epoch: self._put(("rover", pid, epoch))
 
     def _ref_sink(self, pid: int):
-        return lambda code, epoch: self._put(("ref", pid, epoch))
+        return lambda code, epoch: self._put(("ref", pid, (code, epoch)))
 
     # ----------------------------------------------------------------------------------- worker
     def _work(self) -> None:
@@ -128,28 +130,25 @@ class LiveMonitoring:
 
     def _lv(self, db, pid: int) -> _Live | None:
         lv = self.proc.live.get(pid)
-        rover_code, ref_code = self.attached.get(pid, (None, None))
-        if ref_code is None:
+        codes = self.attached.get(pid, ())
+        if len(codes) < 2:
             return None
+        rover_code, refs = codes[0], codes[1:]
         ingests = self.live_state.ingests
         now = time.time()
-        if lv is not None and now - self._nav_at.get(pid, 0.0) < self.nav_refresh_s:
+        if lv is not None and lv.stations == tuple(refs) and now - self._nav_at.get(pid, 0.0) < self.nav_refresh_s:
             return lv
-        from rtk_engine.nav import NavData  # noqa: F401  (type of the decoders' output)
-        navs = [ingests[c].decoder.nav_data() for c in (ref_code, rover_code) if c in ingests]
+        navs = [ingests[c].decoder.nav_data() for c in (*refs, rover_code) if c in ingests]
         nav = max(navs, key=lambda n: 0 if n.kepler is None else len(n.kepler.sat))
         if nav.kepler is None or len(nav.kepler.sat) < 4:
             return None  # no ephemerides yet
         self._nav_at[pid] = now
-        if lv is not None:
-            lv.point.stream.nav = nav
+        if lv is not None and lv.stations == tuple(refs):
+            lv.point.set_nav(nav)
             return lv
         p = db.get(MonitoringPoint, pid)
-        st = db.scalar(select(Station).where(Station.code == ref_code))
-        rows = db.scalars(select(AlarmRuleRow).where(AlarmRuleRow.point_id == pid, AlarmRuleRow.enabled)).all()
-        rules = [Rule.from_dict({**r.definition, "name": r.name or f"rule{r.id}"}) for r in rows]
-        lp = LivePoint(p.code, [p.x_m, p.y_m, p.z_m], [st.x_m, st.y_m, st.z_m], nav, rules)
-        lv = _Live(lp, ref_code, {rule_key(i, r): rows[i].id for i, r in enumerate(rules)})
+        stations = {s.code: s for s in db.scalars(select(Station).where(Station.code.in_(list(refs)))).all()}
+        lv = live_point(db, p, [stations[c] for c in refs], nav)
         self.proc._restore_alarms(db, pid, lv)
         with self.proc.lock:
             self.proc.live[pid] = lv
@@ -162,25 +161,22 @@ class LiveMonitoring:
                 if lv is None:
                     return []
                 if kind == "ref":
-                    lv.point.on_reference_epoch(lv.station, epoch)
+                    lv.point.on_reference_epoch(*epoch)  # (code, epoch)
                     return []
                 out = []
                 point = db.get(MonitoringPoint, pid)
                 for s in lv.point.on_epoch(epoch):
-                    e, f = s.enu_mm, s.filtered_enu_mm
-                    out.append(PointSolution(point_id=pid, time_ns=s.time_ns, time=gt.to_datetime(s.time_ns),
-                                             quality=s.quality, n_sats=s.n_sats, ratio=float(s.ratio), e_mm=_f(e[0]),
-                                             n_mm=_f(e[1]), u_mm=_f(e[2]), fe_mm=_f(f[0]), fn_mm=_f(f[1]),
-                                             fu_mm=_f(f[2]), outlier=bool(s.outlier)))
+                    out += solution_rows(pid, s)
                     for ev in s.events:
                         self.proc._record(db, point, lv, ev)
                 db.commit()
-                self.solved += len(out)
+                self.solved += sum(isinstance(r, PointSolution) for r in out)
                 return out
         finally:
             self.q.task_done()
 
-    def _flush(self, rows: list[PointSolution]) -> None:
+    def _flush(self, rows: list) -> None:
+        """Store solution rows (PointSolution and per-reference rows); epochs already stored are skipped."""
         with self.proc.sessions() as db:
             have = set()
             for pid in {r.point_id for r in rows}:

@@ -29,7 +29,8 @@ from rtk_engine.formats.compressed import decompress_bytes
 
 from .jobs import JobInputError, pick_base
 from .models import ArchiveFile, Station, utcnow
-from .models_monitoring import AlarmRow, AlarmRuleRow, MonitoringPoint, ObservationUpload, PointSolution
+from .models_monitoring import (AlarmRow, AlarmRuleRow, MonitoringPoint, ObservationUpload, PointSolution,
+                                ReferenceSolutionRow)
 from .webhooks import WebhookSender
 
 log = logging.getLogger("beidou.monitoring")
@@ -76,9 +77,37 @@ def _nav_from_archive(db, start: dt.datetime, end: dt.datetime):
 
 
 class _Live:
-    def __init__(self, point: LivePoint, station: str, rule_ids: dict[str, int]) -> None:
-        self.point, self.station, self.rule_ids = point, station, rule_ids
+    def __init__(self, point: LivePoint, stations: tuple[str, ...], rule_ids: dict[str, int]) -> None:
+        self.point, self.stations, self.rule_ids = point, tuple(stations), rule_ids
         self.book_to_db: dict[int, int] = {}
+
+
+def live_point(db, point: MonitoringPoint, stations: list[Station], nav) -> _Live:
+    """A LivePoint for ``point`` solved against ``stations`` (several: multi-reference) with its enabled rules."""
+    rows = db.scalars(select(AlarmRuleRow).where(AlarmRuleRow.point_id == point.id, AlarmRuleRow.enabled)).all()
+    rules = [Rule.from_dict({**r.definition, "name": r.name or f"rule{r.id}"}) for r in rows]
+    bases = {s.code: [s.x_m, s.y_m, s.z_m] for s in stations}
+    lp = LivePoint(point.code, [point.x_m, point.y_m, point.z_m], bases if len(bases) > 1 else next(iter(bases.values())),
+                   nav, rules)
+    ids = {rule_key(i, r): rows[i].id for i, r in enumerate(rules[:len(rows)])}
+    return _Live(lp, tuple(bases), ids)
+
+
+def solution_rows(point_id: int, s) -> list:
+    """Database rows of one live-point solution: the (combined) PointSolution and, with several
+    references, one ReferenceSolutionRow per reference."""
+    e, f = s.enu_mm, s.filtered_enu_mm
+    comb = s.combination
+    rows = [PointSolution(point_id=point_id, time_ns=s.time_ns, time=gt.to_datetime(s.time_ns), quality=s.quality,
+                          n_sats=s.n_sats, ratio=float(s.ratio), e_mm=_f(e[0]), n_mm=_f(e[1]), u_mm=_f(e[2]),
+                          fe_mm=_f(f[0]), fn_mm=_f(f[1]), fu_mm=_f(f[2]), outlier=bool(s.outlier),
+                          references_used="" if comb is None else ",".join(comb.used),
+                          disagreement_mm=None if comb is None else _f(comb.disagreement_h_mm))]
+    if comb is not None:
+        rows += [ReferenceSolutionRow(point_id=point_id, time_ns=s.time_ns, station=r.code, quality=r.quality,
+                                      n_sats=r.n_sats, ratio=float(r.ratio), e_mm=_f(r.enu_mm[0]),
+                                      n_mm=_f(r.enu_mm[1]), u_mm=_f(r.enu_mm[2])) for r in s.per_reference]
+    return rows
 
 
 class MonitoringProcessor:
@@ -132,26 +161,32 @@ class MonitoringProcessor:
             return epochs_from_json(json.loads(decompress_bytes(Path(up.path).read_bytes(), up.path)))
         return read_obs(up.path)
 
-    def _live_for(self, db, point: MonitoringPoint, nav, start, end) -> tuple[_Live, object]:
+    def _live_for(self, db, point: MonitoringPoint, nav, start, end) -> tuple[_Live, dict]:
+        """The point's live state and the archived epochs of each reference station overlapping the chunk
+        (the listed references that have archived data there; none listed: the nearest)."""
         from rtk_engine.formats.rinex_obs import read_obs
         from rtk_engine.formats.rtcm3.decoder import stack_epochs
         ref = np.array([point.x_m, point.y_m, point.z_m])
-        code = (point.reference_stations or [""])[0]
-        st, files = pick_base(db, ref, start, end, code)
-        blocks = [read_obs(f.path) for f in files]
-        base = blocks[0] if len(blocks) == 1 else stack_epochs([e for b in blocks for e in b.epochs()])
+        found, missing = [], []
+        for code in point.reference_stations or [""]:
+            try:
+                found.append(pick_base(db, ref, start, end, code))
+            except JobInputError as exc:
+                missing.append(str(exc))
+        if not found:
+            raise JobInputError("; ".join(missing))
+        bases = {}
+        for st, files in found:
+            blocks = [read_obs(f.path) for f in files]
+            bases[st.code] = blocks[0] if len(blocks) == 1 else stack_epochs([e for b in blocks for e in b.epochs()])
         with self.lock:
             lv = self.live.get(point.id)
-            if lv is None or lv.station != st.code:
-                rows = db.scalars(select(AlarmRuleRow).where(AlarmRuleRow.point_id == point.id,
-                                                             AlarmRuleRow.enabled)).all()
-                rules = [Rule.from_dict({**r.definition, "name": r.name or f"rule{r.id}"}) for r in rows]
-                lp = LivePoint(point.code, ref, [st.x_m, st.y_m, st.z_m], nav, rules)
-                lv = _Live(lp, st.code, {rule_key(i, r): rows[i].id for i, r in enumerate(rules)})
+            if lv is None or lv.stations != tuple(bases):
+                lv = live_point(db, point, [st for st, _ in found], nav)
                 self._restore_alarms(db, point.id, lv)
                 self.live[point.id] = lv
-            lv.point.stream.nav = nav
-        return lv, base
+            lv.point.set_nav(nav)
+        return lv, bases
 
     def _restore_alarms(self, db, point_id: int, lv: _Live) -> None:
         """Live (not closed) alarms from the database continue in the new alarm book."""
@@ -172,28 +207,26 @@ class MonitoringProcessor:
             return 0
         start, end = gt.to_datetime(int(obs.time_ns[0])), gt.to_datetime(int(obs.time_ns[-1]))
         nav = _nav_from_archive(db, start, end)
-        lv, base = self._live_for(db, point, nav, start, end)
+        lv, bases = self._live_for(db, point, nav, start, end)
         have = set(db.scalars(select(PointSolution.time_ns).where(
             PointSolution.point_id == point.id, PointSolution.time_ns >= int(obs.time_ns[0]),
             PointSolution.time_ns <= int(obs.time_ns[-1]))).all())
-        bidx = np.searchsorted(base.time_ns, obs.time_ns)
+        bidx = {c: np.searchsorted(b.time_ns, obs.time_ns) for c, b in bases.items()}
         rows = []
         for k in range(obs.n_epochs):  # the streaming engine is per epoch by nature
             t = int(obs.time_ns[k])
             if t in have:
                 continue  # already solved (a re-post of overlapping data)
-            if bidx[k] < base.n_epochs and base.time_ns[bidx[k]] == t:
-                lv.point.on_reference_epoch(lv.station, base.select_epochs(int(bidx[k])))
+            for code, base in bases.items():
+                i = int(bidx[code][k])
+                if i < base.n_epochs and base.time_ns[i] == t:
+                    lv.point.on_reference_epoch(code, base.select_epochs(i))
             for s in lv.point.on_epoch(obs.select_epochs(k)):
-                e, f = s.enu_mm, s.filtered_enu_mm
-                rows.append(PointSolution(point_id=point.id, time_ns=s.time_ns, time=gt.to_datetime(s.time_ns),
-                                          quality=s.quality, n_sats=s.n_sats, ratio=float(s.ratio),
-                                          e_mm=_f(e[0]), n_mm=_f(e[1]), u_mm=_f(e[2]), fe_mm=_f(f[0]),
-                                          fn_mm=_f(f[1]), fu_mm=_f(f[2]), outlier=bool(s.outlier)))
+                rows += solution_rows(point.id, s)
                 for ev in s.events:
                     self._record(db, point, lv, ev)
         db.add_all(rows)
-        return len(rows)
+        return sum(isinstance(r, PointSolution) for r in rows)
 
     def _record(self, db, point: MonitoringPoint, lv: _Live, ev: AlarmEvent) -> None:
         aid = lv.book_to_db.get(ev.alarm_id)

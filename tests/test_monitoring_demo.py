@@ -40,7 +40,7 @@ def test_demo_tower_is_solved_live_and_its_creep_raises_an_alarm(tmp_path):
                 h = {"Authorization": f"Bearer {tok['access_token']}"}
                 p = (await http.get("/api/monitoring/points/TWR1", headers=h)).json()
                 assert p["reference_stations"][0] == "CQ05" and len(p["rules"]) == 4
-                assert svc.monitoring.attached == {p["id"]: ("TWR1", "CQ05")}
+                assert svc.monitoring.attached == {p["id"]: ("TWR1", "CQ05", "CQ00")}  # solved against both
 
                 async def series():
                     r = await http.get("/api/monitoring/points/TWR1/displacements", headers=h)

@@ -10,6 +10,8 @@
   reference station's archive.
 * ``GET /api/monitoring/points/{code}/displacements?format=json|csv|geojson&since=&until=``
 * ``GET /api/monitoring/points/{code}/sessions?session_s=3600`` hourly averages + repeatability
+* ``GET /api/monitoring/points/{code}/references`` per-reference solutions (several reference stations)
+  and the live combination state (scale, natural offsets, suspects)
 * ``GET /api/monitoring/alarms?state=&point=``; ``POST /api/monitoring/alarms/{id}/acknowledge|close``
 """
 from __future__ import annotations
@@ -31,7 +33,8 @@ from cors_network.monitoring.rules import Level, Rule, RuleError
 from rtk_engine.geodesy.ellipsoid import ecef_to_geodetic, enu_rotation
 from rtk_engine.geodesy.projections import ecef_to_cgcs2000
 
-from ..models_monitoring import AlarmRow, AlarmRuleRow, MonitoringPoint, ObservationUpload, PointSolution
+from ..models_monitoring import (AlarmRow, AlarmRuleRow, MonitoringPoint, ObservationUpload, PointSolution,
+                                 ReferenceSolutionRow)
 from ..monitoring_service import MonitoringProcessor, store_upload
 from ..pagination import PageParams, paginate
 from ..security import Db, Operator, Reader
@@ -288,7 +291,9 @@ def list_uploads(code: str, db: Db, _: Reader, page: PageParams = Depends()) -> 
 def _sol_dict(s: PointSolution) -> dict:
     return {"time_gpst_ns": s.time_ns, "time": s.time.isoformat(), "quality": s.quality, "n_sats": s.n_sats,
             "ratio": s.ratio, "e_mm": s.e_mm, "n_mm": s.n_mm, "u_mm": s.u_mm,
-            "filtered": {"e_mm": s.fe_mm, "n_mm": s.fn_mm, "u_mm": s.fu_mm}, "outlier": s.outlier}
+            "filtered": {"e_mm": s.fe_mm, "n_mm": s.fn_mm, "u_mm": s.fu_mm}, "outlier": s.outlier,
+            "references_used": [c for c in (s.references_used or "").split(",") if c],
+            "disagreement_mm": s.disagreement_mm}
 
 
 def _series(db, p: MonitoringPoint, since: dt.datetime | None, until: dt.datetime | None, limit: int,
@@ -328,11 +333,13 @@ def displacements(code: str, db: Db, _: Reader, format: str = Query("json", patt
     if format == "csv":
         out = io.StringIO()
         out.write("time_gpst_ns,time_gpst,quality,n_sats,ratio,e_mm,n_mm,u_mm,filtered_e_mm,filtered_n_mm,"
-                  "filtered_u_mm,outlier\n")
+                  "filtered_u_mm,outlier,references_used,disagreement_mm\n")
         for s in rows:
             vals = [s.e_mm, s.n_mm, s.u_mm, s.fe_mm, s.fn_mm, s.fu_mm]
             out.write(f"{s.time_ns},{s.time.isoformat()},{s.quality},{s.n_sats},{s.ratio:.2f},"
-                      + ",".join("" if v is None else f"{v:.2f}" for v in vals) + f",{int(s.outlier)}\n")
+                      + ",".join("" if v is None else f"{v:.2f}" for v in vals) + f",{int(s.outlier)},"
+                      + f"{(s.references_used or '').replace(',', ' ')},"
+                      + ("" if s.disagreement_mm is None else f"{s.disagreement_mm:.2f}") + "\n")
         return PlainTextResponse(out.getvalue(), media_type="text/csv",
                                  headers={"Content-Disposition": f'attachment; filename="{p.code}.csv"'})
     if format == "geojson":
@@ -353,6 +360,35 @@ def displacements(code: str, db: Db, _: Reader, format: str = Query("json", patt
                              "features": feats}, media_type="application/geo+json")
     return {"point": p.code, "reference_ecef_m": [p.x_m, p.y_m, p.z_m], "count": len(rows),
             "items": [_sol_dict(s) for s in rows]}
+
+
+@router.get("/points/{code}/references")
+def references(code: str, db: Db, _: Reader, request: Request,
+               last_s: float = Query(3600.0, gt=0, le=366 * 86400),
+               max_points: int = Query(2000, ge=10, le=100000)) -> dict:
+    """Per-reference solutions of a point solved against several reference stations (the last ``last_s``
+    seconds up to the newest), and the live combination: scale (mm/km), natural pair offsets, suspects."""
+    p = _get_point(db, code)
+    newest = db.scalar(select(ReferenceSolutionRow.time_ns).where(ReferenceSolutionRow.point_id == p.id)
+                       .order_by(ReferenceSolutionRow.time_ns.desc()).limit(1))
+    series: dict[str, list] = {}
+    if newest is not None:
+        rows = db.scalars(select(ReferenceSolutionRow).where(
+            ReferenceSolutionRow.point_id == p.id, ReferenceSolutionRow.time_ns >= newest - int(last_s * 1e9))
+            .order_by(ReferenceSolutionRow.time_ns)).all()
+        for r in rows:
+            series.setdefault(r.station, []).append(r)
+    out = {st: [{"time_gpst_ns": r.time_ns, "quality": r.quality, "n_sats": r.n_sats, "ratio": r.ratio,
+                 "e_mm": r.e_mm, "n_mm": r.n_mm, "u_mm": r.u_mm} for r in thin(rs, max_points)]
+           for st, rs in series.items()}
+    lv = processor(request).live.get(p.id)
+    comb = getattr(getattr(lv, "point", None), "combiner", None)
+    live = None if comb is None else {
+        "references": comb.codes, "weights": np.round(comb.weights, 4).tolist(),
+        "scale_mm_per_km": round(float(comb.kappa), 3), "suspects": sorted(comb.suspects),
+        "pairs": [{"pair": list(pr), "natural_offset_mm": None if comb.offset is None else np.round(o, 2).tolist()}
+                  for pr, o in zip(comb.pairs, comb.offset if comb.offset is not None else [None] * len(comb.pairs))]}
+    return {"point": p.code, "reference_stations": p.reference_stations, "series": out, "live": live}
 
 
 @router.get("/points/{code}/sessions")

@@ -16,7 +16,9 @@ blue < yellow < orange < red (a level is raised when the metric reaches its thre
   ``params["min_velocity_mm_h"]`` (noise floor) the angle is not evaluated;
 * data quality: ``"no_data"`` (seconds since the last solution), ``"fix_lost"`` (consecutive
   solutions without a fixed ambiguity), ``"reference_missing"`` (seconds since the last
-  reference-station epoch); evaluated by :class:`RuleEngine.tick` / the caller's clock.
+  reference-station epoch); evaluated by :class:`RuleEngine.tick` / the caller's clock;
+  ``"reference_disagreement"`` (a point solved against several reference stations: the largest
+  pair disagreement in ``components`` [mm], see :mod:`.multiref`), evaluated by ``push``.
 
 Persistence (debounce): a level is only reported once the raw metric has stayed at or above
 its threshold for ``persist_n`` consecutive evaluations AND for at least ``persist_s`` seconds
@@ -67,10 +69,10 @@ class RuleError(ValueError):
 
 DISPLACEMENT_KINDS = ("e", "n", "u", "2d", "3d")
 WINDOW_KINDS = ("velocity", "acceleration", "tangent_angle")
-QUALITY_KINDS = ("no_data", "fix_lost", "reference_missing")
+QUALITY_KINDS = ("no_data", "fix_lost", "reference_missing", "reference_disagreement")
 UNITS = {"e": "mm", "n": "mm", "u": "mm", "2d": "mm", "3d": "mm", "velocity": "mm/h",
          "acceleration": "mm/h^2", "tangent_angle": "deg", "no_data": "s", "fix_lost": "solutions",
-         "reference_missing": "s"}
+         "reference_missing": "s", "reference_disagreement": "mm"}
 _COMPONENTS = {"e": [0], "n": [1], "u": [2], "2d": [0, 1], "3d": [0, 1, 2]}
 
 
@@ -326,7 +328,8 @@ class RuleEngine:
         self.last_solution_s: float | None = None
         self.non_fix_run = 0
 
-    def push(self, t_s: float, enu_mm, fixed: bool = True) -> dict[int, int]:
+    def push(self, t_s: float, enu_mm, fixed: bool = True, disagreement_enu_mm=None) -> dict[int, int]:
+        """One solution; ``disagreement_enu_mm`` [P, 3] the reference pairs' disagreement vectors (mm)."""
         enu = np.asarray(enu_mm, float)
         self.last_solution_s = t_s
         self.non_fix_run = 0 if fixed else self.non_fix_run + 1
@@ -364,6 +367,12 @@ class RuleEngine:
                 continue
             elif r.kind == "fix_lost":
                 m = float(self.non_fix_run)
+            elif r.kind == "reference_disagreement":
+                D = np.zeros((0, 3)) if disagreement_enu_mm is None else np.asarray(disagreement_enu_mm, float)
+                D = D[np.all(np.isfinite(D), axis=1)] if D.size else D
+                if not D.size:
+                    continue
+                m = float(np.max(displacement_metric(r.components, D)))
             else:
                 continue
             self.metrics[i] = m
