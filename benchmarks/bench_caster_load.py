@@ -44,7 +44,7 @@ MARK = b"\xd3\x00\x0e\xff\xf0"  # RTCM3 frame head of a 14-byte message 4095 (ti
 AUTH = "Basic " + base64.b64encode(b"bench:bench").decode()
 
 
-from proc_stats import proc_cpu_s, proc_rss_mb, raise_fd_limit  # noqa: E402  (benchmarks/ is on sys.path)
+from proc_stats import proc_cpu_user_sys_s, proc_rss_mb, raise_fd_limit  # noqa: E402  (benchmarks/ is on sys.path)
 
 def now_ns() -> int:
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
@@ -262,8 +262,15 @@ def run_level(n: int, seconds: int, epochs: list[bytes], kind: str = "ours", cas
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         atexit.register(lambda p=str2str: p.poll() is None and p.kill())
         pids = [str2str.pid]
-        feed, _ = fs.accept()
-        fs.close()
+        fs.settimeout(20.0)
+        try:
+            feed, _ = fs.accept()
+        except socket.timeout:  # e.g. it exited because its caster port was taken meanwhile
+            str2str.kill()
+            raise RuntimeError(f"str2str did not connect within 20 s (exit code {str2str.poll()})") from None
+        finally:
+            fs.close()
+        feed.settimeout(None)
         time.sleep(0.5)
     pacer = Pacer(feed, epochs)
     pacer.start()
@@ -301,11 +308,14 @@ def run_level(n: int, seconds: int, epochs: list[bytes], kind: str = "ours", cas
     for a in wpipes:
         a.send("measure")
     s0 = pacer.count  # epochs with sequence numbers s0 .. s0 + seconds - 1 are measured
-    cpu0 = sum(proc_cpu_s(p) for p in pids)
+    split0 = [proc_cpu_user_sys_s(p) for p in pids]
     _wait_count(pacer, s0 + seconds)
     pacer.stop_ev.set()  # no further epoch: stragglers of the last one may take their time
     time.sleep(2.0)
-    cpu1 = sum(proc_cpu_s(p) for p in pids)
+    split1 = [proc_cpu_user_sys_s(p) for p in pids]
+    usr = sum(a[0] for a in split1) - sum(a[0] for a in split0)
+    sys_ = sum(a[1] for a in split1) - sum(a[1] for a in split0)
+    cpu = usr + sys_  # user: the interpreter; system: the kernel (socket sends, loopback TCP)
     lat, lost = [], 0
     for a in wpipes:
         a.send("stop")
@@ -338,8 +348,9 @@ def run_level(n: int, seconds: int, epochs: list[bytes], kind: str = "ours", cas
             "epochs": seconds, "p50_ms": statistics.median(lat_ms) if lat_ms else float("nan"),
             "p99_ms": lat_ms[int(0.99 * (len(lat_ms) - 1))] if lat_ms else float("nan"),
             "max_ms": lat_ms[-1] if lat_ms else float("nan"),
-            "cpu_pct": 100.0 * (cpu1 - cpu0) / seconds,  # CPU per 1 s epoch, % of one core
-            "us_per_rover": 1e6 * (cpu1 - cpu0) / seconds / max(1, connected), "rss_mb": rss1,
+            "cpu_pct": 100.0 * cpu / seconds,  # CPU per 1 s epoch, % of one core
+            "us_per_rover": 1e6 * cpu / seconds / max(1, connected), "rss_mb": rss1,
+            "us_user": 1e6 * usr / seconds / max(1, connected), "us_sys": 1e6 * sys_ / seconds / max(1, connected),
             "kb_per_client": 1024.0 * (rss1 - rss0) / max(1, connected),
             "dropped": dropped, "lost": lost, "missed_epochs": expected - len(lat_ms),
             "fan_p50_ms": fan["p50"], "fan_p99_ms": fan["p99"]}
@@ -362,7 +373,10 @@ def main() -> int:
           f"{os.cpu_count()} CPUs (shared with the rover processes)")
     rows = []
     if not args.no_str2str and shutil.which("str2str"):
-        rows.append(run_level(32, args.seconds, epochs, "str2str"))
+        try:
+            rows.append(run_level(32, args.seconds, epochs, "str2str"))
+        except RuntimeError as exc:
+            print(f"  no str2str anchor this run: {exc}", flush=True)
     rows.append(run_level(32, args.seconds, epochs, "ours"))
     for n in levels:
         if 2 * n + 200 > hard * max(1, min(4, (n + 2999) // 3000)):
@@ -372,12 +386,12 @@ def main() -> int:
     for n in [int(x) for x in args.cluster_clients.split(",") if x]:
         rows.append(run_level(n, args.seconds, epochs, "ours", caster_workers=args.cluster_workers))
     print(f"{'caster':9} {'rovers':>7} {'conn':>6} {'refused':>7} {'ramp_s':>6} {'p50_ms':>7} {'p99_ms':>7} "
-          f"{'max_ms':>7} {'fan50':>6} {'fan99':>6} {'cpu_%':>6} {'us/rov':>6} {'rss_MB':>7} {'kB/rov':>6} {'dropped':>7} "
+          f"{'max_ms':>7} {'fan50':>6} {'fan99':>6} {'cpu_%':>6} {'us/rov':>6} {'usr':>5} {'sys':>5} {'rss_MB':>7} {'kB/rov':>6} {'dropped':>7} "
           f"{'missed':>6}")
     for r in rows:
         print(f"{r['kind']:9} {r['clients']:7d} {r['connected']:6d} {r['refused']:7d} {r['ramp_s']:6.1f} "
               f"{r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['max_ms']:7.2f} {r['fan_p50_ms']:6.2f} "
-              f"{r['fan_p99_ms']:6.2f} {r['cpu_pct']:6.1f} {r['us_per_rover']:6.1f} {r['rss_mb']:7.1f} "
+              f"{r['fan_p99_ms']:6.2f} {r['cpu_pct']:6.1f} {r['us_per_rover']:6.1f} {r['us_user']:5.1f} {r['us_sys']:5.1f} {r['rss_mb']:7.1f} "
               f"{r['kb_per_client']:6.1f} {r['dropped']:7d} {r['missed_epochs']:6d}")
     anchor = next((r for r in rows if r["kind"] == "str2str" and r["clients"] == 32), None)
     ours32 = next((r for r in rows if r["kind"] == "ours" and r["clients"] == 32), None)

@@ -14,9 +14,15 @@ def raise_fd_limit() -> int:
 
 def proc_cpu_s(pid: int) -> float:
     """User + system CPU seconds used by ``pid``."""
+    return sum(proc_cpu_user_sys_s(pid))
+
+
+def proc_cpu_user_sys_s(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds used by ``pid``: the interpreter's part and the kernel's (e.g. socket sends)."""
     with open(f"/proc/{pid}/stat") as fh:
         f = fh.read().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(f[11]) / tick, int(f[12]) / tick
 
 
 def proc_rss_mb(pid: int) -> float:

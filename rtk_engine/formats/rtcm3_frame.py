@@ -103,7 +103,7 @@ class FrameScanner:
         st = self.stats
         i = 0
         n = len(buf)
-        batch = 4  # candidates checked per vectorised CRC pass: grows while CRCs pass, resets after a bad one
+        batch = 16  # candidates checked per vectorised CRC pass: grows while CRCs pass, 4 after a bad one
         while True:
             # candidate frames up to the end (or the first incomplete one), CRCs checked together
             starts, totals, gaps = [], [], []

@@ -101,6 +101,7 @@ class _Cells:
     doppler_hz: np.ndarray
     snr_dbhz: np.ndarray
     lli: np.ndarray
+    layout: object = None  # msm_batch run layout the cells came from (caches the epoch structure)
 
 
 class Rtcm3Decoder:
@@ -132,6 +133,7 @@ class Rtcm3Decoder:
         self._pending: list[_Cells] = []
         self._raw: list[bytes] = []  # MSM payloads of the pending epoch, not decoded yet
         self._raw_plans: list = []
+        self._chan_cache: tuple | None = None
         self._pending_t: int | None = None
         self._pending_anchor = False
         self._header_cache: tuple | None = None
@@ -219,18 +221,27 @@ class Rtcm3Decoder:
             return
         good, plans = self._raw, self._raw_plans
         self._raw, self._raw_plans = [], []
-        chan = np.full(65, np.nan)
-        for sat, k in self.glonass_channels.items():
-            chan[int(sat[1:])] = k
-        rc = decode_run(good, plans, chan)
-        glo = (rc.glo_prn > 0) & (rc.ext >= 0) & (rc.ext <= 13)
-        if glo.any():
-            for prn, e in set(zip(rc.glo_prn[glo].tolist(), rc.ext[glo].tolist())):
-                self.glonass_channels[f"R{prn:02d}"] = e - 7
+        rc = decode_run(good, plans, self._channel_array())
+        if rc.has_ext:
+            glo = (rc.glo_prn > 0) & (rc.ext >= 0) & (rc.ext <= 13)
+            if glo.any():
+                for prn, e in set(zip(rc.glo_prn[glo].tolist(), rc.ext[glo].tolist())):
+                    self.glonass_channels[f"R{prn:02d}"] = e - 7
         self.counters.cells_no_glonass_channel += rc.missing_wavelength
         lli = loss_of_lock(self._lock.reshape(-1), rc.lock_index, rc.lock, rc.lock_unique).astype(np.uint8)
         lli |= (rc.half.astype(np.uint8) & 1) << 1
-        self._pending.append(_Cells(rc.sat_key, rc.code_key, rc.code_m, rc.phase_cyc, rc.doppler_hz, rc.snr_dbhz, lli))
+        self._pending.append(_Cells(rc.sat_key, rc.code_key, rc.code_m, rc.phase_cyc, rc.doppler_hz, rc.snr_dbhz, lli,
+                                    rc.layout))
+
+    def _channel_array(self) -> np.ndarray:
+        """Known GLONASS FDMA channel per satellite number (NaN unknown), rebuilt when the channels change."""
+        cached = self._chan_cache
+        if cached is None or cached[0] != self.glonass_channels:
+            chan = np.full(65, np.nan)
+            for sat, k in self.glonass_channels.items():
+                chan[int(sat[1:])] = k
+            cached = self._chan_cache = (dict(self.glonass_channels), chan)
+        return cached[1]
 
     def _note(self, t: int, text: str, count: bool = True) -> None:
         if count:
@@ -270,16 +281,13 @@ class Rtcm3Decoder:
             self.header.marker_number = str(obj.station_id)
             return [obj]
         if isinstance(obj, StationDescriptor):
-            old = self.descriptor
             self.descriptor = obj
-            if old == obj:
-                return [obj]
-            self.header = replace(self.header)
-            self.header.antenna_type = obj.antenna_descriptor
-            self.header.antenna_serial = obj.antenna_serial or self.header.antenna_serial
+            h = self.header
+            new = {"antenna_type": obj.antenna_descriptor, "antenna_serial": obj.antenna_serial or h.antenna_serial}
             if obj.msg_type == 1033:
-                self.header.receiver_type = obj.receiver_type
-                self.header.receiver_version = obj.receiver_firmware
+                new.update(receiver_type=obj.receiver_type, receiver_version=obj.receiver_firmware)
+            if any(getattr(h, k) != v for k, v in new.items()):  # repeated descriptors keep the header object
+                self.header = replace(h, **new)
             return [obj]
         if isinstance(obj, GlonassBiases):
             self.glonass_biases = obj
@@ -392,6 +400,30 @@ def build_epoch(t_ns: int, parts: list[_Cells], header: ObsHeader) -> ObsBlock:
     Slots per system hold its codes in sorted order ("1C", "1W", "2L", ...); a cell repeated by
     two messages keeps the later value.
     """
+    lay = parts[0].layout if len(parts) == 1 else None
+    if lay is not None and lay.epoch is not None:  # an epoch of exactly this run of messages was built before
+        p0 = parts[0]
+        all_known, keep, hit = lay.epoch
+        cat = lambda name: getattr(p0, name)  # noqa: E731
+    else:
+        all_known, keep, hit, cat = _epoch_structure(parts)
+        if lay is not None:
+            lay.epoch = (all_known, keep, hit)
+    si, slot, signals, sats, shape = hit
+    def values(name: str) -> np.ndarray:
+        return cat(name) if all_known else cat(name)[keep]
+    f3 = np.full((3,) + shape, np.nan)  # code, phase, Doppler filled in one scatter
+    f3[:, 0, si, slot] = np.stack([values("code_m"), values("phase_cyc"), values("doppler_hz")])
+    snr = np.full(shape, np.nan, np.float32)
+    snr[0, si, slot] = values("snr_dbhz")
+    lli = np.zeros(shape, np.uint8)
+    lli[0, si, slot] = values("lli")
+    return ObsBlock(time_ns=np.array([t_ns], np.int64), sats=sats.copy(), signals=dict(signals),
+                    code_m=f3[0], phase_cyc=f3[1], doppler_hz=f3[2], snr_dbhz=snr, lli=lli, header=header)
+
+
+def _epoch_structure(parts: list[_Cells]) -> tuple:
+    """(all satellites known, keep mask, (row, slot, signals, sats, shape), value concatenation) of an epoch."""
     if len(parts) == 1:
         p0 = parts[0]
         sat_key, code_key = p0.sat_key, p0.code_key
@@ -424,17 +456,7 @@ def build_epoch(t_ns: int, parts: list[_Cells], header: ObsHeader) -> ObsBlock:
         if len(_EPOCH_CACHE) > 256:
             _EPOCH_CACHE.clear()
         _EPOCH_CACHE[cache_key] = hit
-    si, slot, signals, sats, shape = hit
-    def values(name: str) -> np.ndarray:
-        return cat(name) if all_known else cat(name)[keep]
-    f3 = np.full((3,) + shape, np.nan)  # code, phase, Doppler filled in one scatter
-    f3[:, 0, si, slot] = np.stack([values("code_m"), values("phase_cyc"), values("doppler_hz")])
-    snr = np.full(shape, np.nan, np.float32)
-    snr[0, si, slot] = values("snr_dbhz")
-    lli = np.zeros(shape, np.uint8)
-    lli[0, si, slot] = values("lli")
-    return ObsBlock(time_ns=np.array([t_ns], np.int64), sats=sats.copy(), signals=dict(signals),
-                    code_m=f3[0], phase_cyc=f3[1], doppler_hz=f3[2], snr_dbhz=snr, lli=lli, header=header)
+    return all_known, keep, hit, cat
 
 
 def stack_epochs(blocks: list[ObsBlock]) -> ObsBlock:

@@ -174,13 +174,15 @@ class RunCells:
     glo_prn: np.ndarray
     missing_wavelength: int
     lock_unique: bool = False  # each lock-state key at most once among cells with a lock time
+    has_ext: bool = True  # some cell carries GLONASS extended info (channel)
+    layout: "_RunLayout | None" = None
 
 
 @dataclass
 class _RunLayout:
     """Everything about a run of MSM payloads that depends only on their plans and lengths (cached)."""
 
-    gather: tuple  # byte index, left shift, right shift, 2^width, half range of signed fields (0: unsigned)
+    gather: tuple  # byte index, left shift, right shift (uint64 and int64 for arithmetic shifts)
     imat: np.ndarray  # [10, nc] index of each cell field in the gathered values, -1 absent (sentinel)
     valid_when: np.ndarray  # [10, nc] value that marks a field invalid (_NEVER: none; absent fields too)
     scale: np.ndarray  # [2, nc] fine pseudorange / phase scale (ms)
@@ -194,6 +196,10 @@ class _RunLayout:
     half: np.ndarray | None
     ext: np.ndarray | None
     lock_unique: bool  # every lock-state key at most once in the run
+    has_rate: bool  # some cell has a phase-range rate (MSM5/7): Doppler computed
+    has_ext: bool  # some satellite has extended info (MSM5/7): GLONASS channels learnt
+    signed: np.ndarray  # per gathered value: two's complement field
+    epoch: tuple | None = None  # decoder.build_epoch's structure of an epoch made of exactly this run
 
 
 _NEVER = -(1 << 62)  # compares unequal to any field value
@@ -224,10 +230,11 @@ def _run_layout(payloads: list[bytes], plans: list[_Plan]) -> _RunLayout:
     pr_scale, ph_scale, cnr_scale, freq, b1, b2 = fmat
     b1, b2 = b1.astype(bool), b2.astype(bool)
     lock_index = kmat[5][present[6]]
-    r = _RunLayout((byte_idx, lsh, rsh, full, (full >> 1) * sgn), np.where(present, imat, -1), valid_when,
+    r = _RunLayout((byte_idx, lsh, rsh, rsh.astype(np.int64)), np.where(present, imat, -1), valid_when,
                    np.stack([pr_scale, ph_scale]), cnr_scale, freq, b1, b2, bool(b1.any() or b2.any()), kmat,
                    None if present[6].all() else present[6], None if present[7].all() else present[7],
-                   None if present[3].all() else present[3], np.unique(lock_index).size == lock_index.size)
+                   None if present[3].all() else present[3], np.unique(lock_index).size == lock_index.size,
+                   bool(present[2].any()), bool(present[3].any()), sgn.astype(bool))
     if nc and len(_RUNS) < 1024:
         _RUNS[key] = r
     return r
@@ -240,12 +247,13 @@ def decode_run(payloads: list[bytes], plans: list[_Plan], glo_channel: np.ndarra
     message's own extended info takes precedence.
     """
     lay = _run_layout(payloads, plans)
-    byte_idx, lsh, rsh, full, half_range = lay.gather
+    byte_idx, lsh, rsh, rsh_signed = lay.gather
     joined = b"".join(payloads) + bytes(8)
     words = np.ndarray((len(joined) - 7,), dtype=">u8", buffer=joined, strides=(1,))  # 8-byte window at each byte
-    v = ((words[byte_idx].astype(np.uint64) << lsh) >> rsh).astype(np.int64)
-    v -= full * ((v >= half_range) & (half_range > 0))  # two's complement of signed fields
-    v = np.append(v, -1)  # sentinel for absent fields (index -1)
+    top = words[byte_idx].astype(np.uint64) << lsh  # each field's first bit moved to bit 63
+    v = np.empty(top.size + 1, np.int64)
+    v[:-1] = np.where(lay.signed, top.view(np.int64) >> rsh_signed, (top >> rsh).view(np.int64))  # sign-extended
+    v[-1] = -1  # sentinel for absent fields (index -1)
     vals = v[lay.imat]
     ok = vals != lay.valid_when
     rough_ms, rough_mod, rate, ext, pr, ph, lock, half, cnr, frate = vals
@@ -260,16 +268,20 @@ def decode_run(payloads: list[bytes], plans: list[_Plan], glo_channel: np.ndarra
     fine += rough
     code_m = fine[0] * RANGE_MS_M
     phase = fine[1] * (RANGE_MS_M / CLIGHT) * freq
-    dop = (rate + frate * 1e-4) * (-1.0 / CLIGHT) * freq
     code_m[~(ok[0] & ok[4])] = np.nan
     phase[~(ok[0] & ok[5])] = np.nan
-    dop[~(ok[2] & ok[9])] = np.nan
+    if lay.has_rate:
+        dop = (rate + frate * 1e-4) * (-1.0 / CLIGHT) * freq
+        dop[~(ok[2] & ok[9])] = np.nan
+    else:  # no cell has a rate (MSM1-4)
+        dop = np.full(code_m.size, np.nan)
     snr = np.where(cnr > 0, cnr * lay.cnr_scale, np.nan).astype(np.float32)
     missing = int(np.count_nonzero((lay.b1 | lay.b2) & np.isnan(freq) & np.isfinite(code_m))) if lay.glo_fdma else 0
     return RunCells(sat_key, code_key, code_m, phase, dop, snr,
                     lock if lay.lock is None else np.where(lay.lock, lock, -1),
                     half if lay.half is None else np.where(lay.half, half, 0), lock_index,
-                    ext if lay.ext is None else np.where(lay.ext, ext, -1), glo_prn, missing, lay.lock_unique)
+                    ext if lay.ext is None else np.where(lay.ext, ext, -1), glo_prn, missing, lay.lock_unique,
+                    lay.has_ext, lay)
 
 
 def loss_of_lock(state: np.ndarray, index: np.ndarray, lock: np.ndarray, unique: bool = False) -> np.ndarray:
