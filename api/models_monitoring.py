@@ -1,7 +1,9 @@
 """Persistent records for monitoring points and post-processing jobs (SQLAlchemy ORM).
 
 Coordinates ECEF metres; displacements ENU millimetres from the point's reference coordinates;
-times UTC datetimes (GPST ns kept beside them where the solver's time is the key).
+solution times and the alarm times the rules set (raised/level changes) are datetimes in the GPST
+calendar (GPST ns kept beside them where the solver's time is the key); record-keeping times
+(created, received, operator actions) are UTC.
 """
 from __future__ import annotations
 
@@ -56,7 +58,7 @@ class PointSolution(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     point_id: Mapped[int] = mapped_column(ForeignKey("monitoring_points.id", ondelete="CASCADE"), index=True)
     time_ns: Mapped[int] = mapped_column(BigInteger, index=True)  # GPST ns
-    time: Mapped[dt.datetime] = mapped_column(DateTime)  # UTC
+    time: Mapped[dt.datetime] = mapped_column(DateTime)  # the same instant in the GPST calendar (no leap seconds)
     quality: Mapped[int] = mapped_column(Integer)  # rtk_engine.solution.Quality
     n_sats: Mapped[int] = mapped_column(Integer, default=0)
     ratio: Mapped[float] = mapped_column(Float, default=0.0)

@@ -67,7 +67,7 @@ class DemoMonitor:
     station_id: int
     references: tuple[str, ...]
     t0_unix_s: float = 0.0
-    quiet_s: float = 600.0
+    quiet_s: float = 300.0
     rate_enu_mm_h: tuple[float, float, float] = (24.0, -32.0, -10.0)  # 40 mm/h downslope (SSE), sinking
     max_mm: float = 120.0
 
@@ -79,7 +79,7 @@ class DemoMonitor:
         return np.clip(t_s, 0.0, t_cap)[:, None] * rate[None, :]
 
 
-def demo_monitors(t0_unix_s: float = 0.0, quiet_s: float = 600.0, rate_mm_h: float = 40.0,
+def demo_monitors(t0_unix_s: float = 0.0, quiet_s: float = 300.0, rate_mm_h: float = 40.0,
                   max_mm: float = 120.0) -> list[DemoMonitor]:
     """One transmission tower on a hillside 5 km north-east of Chongqing, 60 m above the centre and
     ~2.2 km from ``CQ05`` (its reference station; ``CQ00`` is the second reference), creeping

@@ -4,7 +4,8 @@ error model incl. the ionosphere gradient that short-baseline RTK leaves unmodel
 Chongqing, REFA 2 km WNW and REFB 2.5 km ESE of it, 260 epochs at 2 s.
 
 * all coordinates right: no disagreement alarm; the combination lands on the truth horizontally
-  (the two baselines' opposite ionospheric scale errors, ~4 mm/km, are estimated and removed);
+  (the two baselines' ionospheric scale errors, ~4 mm/km, point in opposite directions and cancel in
+  the weighted mean; the scale is estimated from the disagreement);
 * REFB moves 3 cm at epoch 130 while its registered coordinate stays (its registered coordinate is
   3 cm off from then on, as for a station on a slope): REFB is identified and excluded within
   ~20 epochs, the disagreement alarm is raised, the combined series stays within a few mm of truth;
@@ -65,7 +66,7 @@ def test_two_references_agree_no_alarm_and_one_moving_reference_is_excluded(sim)
     per = {c: np.array([[r.enu_mm for r in s.per_reference if r.code == c][0] for s in good]) for c in bases}
     # each single baseline is off by its ionospheric scale error (several mm, opposite signs) ...
     assert all(np.hypot(*np.nanmean(v[:, :2], axis=0)) > 5.0 for v in per.values())
-    # ... the combination, with the scale estimated from the disagreement, is on the truth
+    # ... the combination of the two is on the truth
     assert np.hypot(*np.nanmean(e[150:, :2], axis=0)) < 2.0
     assert alarms(good) == [] and all(not s.combination.suspects for s in good)
     assert np.nanmax([s.combination.disagreement_h_mm for s in good]) < 5.0

@@ -412,7 +412,7 @@ function renderMonitoring(points, alarms) {
       return { key: p.code, selected: p.code === state.mselected, cells: [
         [`<span class="code">${esc(p.code)}</span><span class="sub">${esc(p.name)}</span>`],
         [levelBadge(p.alarm_level) + (p.active_alarms ? ` <span class="sub">${p.active_alarms} open</span>` : "")],
-        [esc((p.reference_stations || []).join(", ") || "nearest")],
+        [referenceCell(p)],
         [fmt(s?.e_mm, 1), "num"], [fmt(s?.n_mm, 1), "num"], [fmt(s?.u_mm, 1), "num"],
         [s ? (fixed ? `<span class="good">fixed</span>` : `<span class="warn">not fixed</span>`) : "—"],
         [s ? utcStamp(s.time) : "no solution yet"],
@@ -420,6 +420,18 @@ function renderMonitoring(points, alarms) {
     }));
   }
   renderAlarms(alarms);
+}
+
+/** Reference stations of a point; with several, the ones left out of the last combination are struck
+ *  through and the largest disagreement change (mm) is shown. */
+function referenceCell(p) {
+  const refs = p.reference_stations || [], s = p.last_solution;
+  if (!refs.length) return `<span class="muted">nearest</span>`;
+  const used = s?.references_used || [];
+  if (refs.length < 2 || !used.length) return esc(refs.join(", "));
+  return refs.map((c) => used.includes(c) ? esc(c)
+    : `<s class="muted" title="not in the last solution: not fixed there, or excluded as disagreeing">${esc(c)}</s>`)
+    .join(", ") + (s.disagreement_mm === null ? "" : ` <span class="sub" title="largest reference disagreement change">Δ ${fmt(s.disagreement_mm)} mm</span>`);
 }
 
 function renderAlarms(alarms) {

@@ -13,11 +13,14 @@ point's own motion ``p``; their median over the last ``window`` epochs is ``D_ij
 ``D_ij = kappa (b_i - b_j)`` (least squares, limited to ``kappa_max``) and the vertical offsets are
 taken as they are; both then follow slowly (``1 / track_epochs`` per epoch) while nothing is flagged.
 
-Combination: ``sum_i w_i (d_i - beta_i)`` over the references in use, ``beta_i`` the reference's
-learned natural bias (``kappa b_i`` horizontally, its vertical offset from the weighted mean),
+Combination: ``sum_i w_i (d_i - beta_i) - (kappa - kappa_0) b_w`` over the references in use,
 ``w_i = 1 / (sigma0^2 + (k L_i)^2)`` (``L_i`` baseline length in km; defaults sigma0 = 3 mm, k =
-1 mm/km, the "a mm + b ppm" shape of RTK accuracy), normalised. With every reference in use the
-vertical biases cancel in the mean; excluding one leaves the series continuous.
+1 mm/km, the "a mm + b ppm" shape of RTK accuracy), normalised; ``beta_i`` the reference's learned
+natural bias relative to the weighted mean (``kappa (b_i - b_w)`` horizontally with ``b_w = sum w_j
+b_j``, its vertical offset from the weighted mean), so with every reference in use the combination
+is the plain weighted mean and excluding one leaves the series continuous; ``kappa_0`` the scale when
+first learned: the ionosphere's later changes of the scale are removed, its value at learning stays
+(removing it would put a step into the series at that moment).
 
 Change ``C_ij = D_ij - (natural offset)``: what a wrong or moving reference adds.
 
@@ -86,7 +89,7 @@ class ReferenceCombiner:
         self.weights = reference_weights(np.linalg.norm(b, axis=1), sigma0_mm, per_km_mm)
         self.window, self.min_common, self.identify_mm, self.short = window, min_common, identify_mm, short
         self.kappa_max, self.track_epochs = kappa_max_mm_km, track_epochs
-        self.kappa = 0.0  # mm/km, the baselines' common scale error
+        self.kappa = self.kappa_0 = 0.0  # mm/km, the baselines' common scale error (now, when learned)
         self.offset_u: np.ndarray | None = None  # [P] learned vertical pair offsets (mm)
         self._hist: deque[np.ndarray] = deque(maxlen=window)  # [R, 3] per epoch, NaN where not fixed
         self.suspects: set[str] = set()
@@ -104,12 +107,19 @@ class ReferenceCombiner:
         return np.column_stack([self.kappa * self._db[:, :2], self.offset_u])
 
     def biases(self) -> np.ndarray:
-        """[R, 3] each reference's natural bias (mm) removed before combining."""
+        """[R, 3] each reference's natural bias relative to the weighted mean (mm), removed before combining."""
         if self.offset_u is None:
             return np.zeros((len(self.codes), 3))
         u = np.zeros((len(self.codes), len(self.codes)))
         u[self._ii, self._jj], u[self._jj, self._ii] = self.offset_u, -self.offset_u
-        return np.column_stack([self.kappa * self.b_km[:, :2], u @ self.weights])
+        b_w = self.weights @ self.b_km[:, :2]
+        return np.column_stack([self.kappa * (self.b_km[:, :2] - b_w), u @ self.weights])
+
+    def drift_mm(self) -> np.ndarray:
+        """[3] the weighted mean's change of ionospheric scale bias since the scale was learned (mm)."""
+        if self.offset_u is None:
+            return np.zeros(3)
+        return np.append((self.kappa - self.kappa_0) * (self.weights @ self.b_km[:, :2]), 0.0)
 
     def _fit_kappa(self, D: np.ndarray) -> float:
         """Least-squares scale (mm/km) of the horizontal disagreements, within +-kappa_max."""
@@ -127,6 +137,7 @@ class ReferenceCombiner:
             Ds = self._disagreement(self.short, max(3, self.short // 2))
             if self.offset_u is None and len(self._hist) == self.window and np.all(np.isfinite(D)):
                 self.kappa, self.offset_u = self._fit_kappa(D), D[:, 2].copy()
+                self.kappa_0 = self.kappa
             if self.offset_u is not None:
                 change = D - self.offset
                 self._identify(change, Ds - self.offset)
@@ -136,7 +147,7 @@ class ReferenceCombiner:
         use = np.array([c not in self.suspects for c in self.codes]) & np.all(np.isfinite(d), axis=1)
         if use.any():
             w = self.weights[use] / self.weights[use].sum()
-            enu = w @ (d - self.biases())[use]
+            enu = w @ (d - self.biases())[use] - self.drift_mm()
         else:
             enu = np.full(3, np.nan)
         return Combination(enu, tuple(c for c, u in zip(self.codes, use) if u), tuple(sorted(self.suspects)),
