@@ -133,6 +133,8 @@ class Rtcm3Decoder:
         self._pending: list[_Cells] = []
         self._raw: list[bytes] = []  # MSM payloads of the pending epoch, not decoded yet
         self._raw_plans: list = []
+        self._closed: list[tuple] = []  # completed epochs waiting for their cells (see _close_epoch)
+        self._n_closed_raw = 0  # held MSMs that belong to them (the rest: the open epoch)
         self._chan_cache: tuple | None = None
         self._pending_t: int | None = None
         self._pending_anchor = False
@@ -145,9 +147,10 @@ class Rtcm3Decoder:
     def feed(self, data: bytes) -> list:
         """Bytes (any chunking) -> decoded items completed by them.
 
-        MSM payloads are held (header-checked) until their epoch is complete, then all its cells are
-        decoded together (:mod:`.msm_batch`), so the cost per epoch does not depend on the chunking;
-        items come out in stream order.
+        MSM payloads are held (header-checked) until their epoch is complete; the cells of all epochs
+        completed by one call are decoded together (:mod:`.msm_batch`), so the cost per epoch does not
+        grow when the stream arrives in small chunks and shrinks when it arrives in large ones. Items
+        come out in stream order.
         """
         out: list = []
         for fr in self.scanner.feed(data):
@@ -159,8 +162,9 @@ class Rtcm3Decoder:
                 self._add_msm(p, t, out)
             else:
                 if self._raw and (t in _CHANNEL_TYPES or t in LEGACY_TYPES):
-                    self._decode_held()  # they change GLONASS channels or add cells: held MSMs come first
+                    self._finish_epochs(True)  # they change GLONASS channels or add cells: held MSMs come first
                 out.extend(self.feed_payload(p))
+        self._finish_epochs(False)
         st = self.scanner.stats
         self.counters.frames, self.counters.bad_crc, self.counters.garbage_bytes = st.frames, st.bad_crc, st.garbage_bytes
         return out
@@ -168,7 +172,7 @@ class Rtcm3Decoder:
     def flush(self) -> list:
         """End of stream: an epoch still waiting for messages announced by the multiple-message bit is
         incomplete; it is dropped and counted in ``counters.incomplete_epochs``."""
-        self._decode_held()  # its cells still count (and update lock and channel state)
+        self._finish_epochs(True)  # its cells still count (and update lock and channel state)
         if self._pending_t is not None:
             self.counters.incomplete_epochs += 1
             self._note(0, f"incomplete epoch {gt.to_iso(self._pending_t)} at end of stream dropped", count=False)
@@ -205,33 +209,98 @@ class Rtcm3Decoder:
             self.counters.cells_ambiguous_range += plan.nc
         t_ns = msm_time_ns(h.system, h.epoch_ms, self.t_ref_ns)
         if self._pending_t is not None and t_ns != self._pending_t:
-            self._decode_held()
-            out.extend(self._emit())
+            self._close_epoch(out)
         self._pending_t = t_ns
         self._pending_anchor = self._pending_anchor or h.system != "R" or (h.epoch_ms >> 27) <= 6
         self._raw.append(p)
         self._raw_plans.append(plan)
         if not h.multiple:  # end of epoch: times of later messages follow the new reference
-            self._decode_held()
-            out.extend(self._emit())
+            self._close_epoch(out)
 
-    def _decode_held(self) -> None:
-        """Decode the held MSM payloads (one batch) into cells of the pending epoch."""
-        if not self._raw:
-            return
-        good, plans = self._raw, self._raw_plans
-        self._raw, self._raw_plans = [], []
-        rc = decode_run(good, plans, self._channel_array())
-        if rc.has_ext:
-            glo = (rc.glo_prn > 0) & (rc.ext >= 0) & (rc.ext <= 13)
-            if glo.any():
-                for prn, e in set(zip(rc.glo_prn[glo].tolist(), rc.ext[glo].tolist())):
-                    self.glonass_channels[f"R{prn:02d}"] = e - 7
+    def _close_epoch(self, out: list) -> None:
+        """The pending epoch is complete: reserve its place in ``out``; its block is built by _finish_epochs."""
+        n_raw = len(self._raw) - self._n_closed_raw  # its held MSMs (earlier ones may be decoded already)
+        self._closed.append((out, len(out), self._pending_t, self.header, self._pending, n_raw))
+        out.append(None)
+        self._n_closed_raw = len(self._raw)
+        if self._pending_anchor:  # GLONASS time of day alone cannot move the week reference
+            self.t_ref_ns = self._pending_t
+        self._pending, self._pending_t, self._pending_anchor = [], None, False
+        self.counters.epochs += 1
+
+    def _finish_epochs(self, with_open: bool) -> None:
+        """Decode the held MSMs of the completed epochs and put their blocks in place; ``with_open``: the
+        held MSMs of the open epoch too (into its pending cells)."""
+        closed = self._closed
+        if closed:
+            k = self._n_closed_raw
+            payloads, plans = self._raw[:k], self._raw_plans[:k]
+            del self._raw[:k], self._raw_plans[:k]
+            self._closed, self._n_closed_raw = [], 0
+            batch = self._decode_batch(payloads, plans, [c[5] for c in closed])
+            j = 0
+            for e, (out, i, t_ns, header, parts, n) in enumerate(closed):
+                if batch is None:  # one epoch at a time
+                    cells = self._decode_one(payloads[j:j + n], plans[j:j + n])
+                else:
+                    cells, glo_prn, ext = batch[e]
+                    self._learn_channels(glo_prn, ext)
+                j += n
+                out[i] = self._block(t_ns, parts + cells, header)  # header channels: those known after it
+        if with_open and self._raw:
+            self._pending.extend(self._decode_one(self._raw, self._raw_plans))
+            self._raw, self._raw_plans = [], []
+
+    def _decode_one(self, payloads: list[bytes], plans: list) -> list[_Cells]:
+        """Cells of one epoch's held MSMs (GLONASS channels learnt from their extended info)."""
+        if not payloads:
+            return []
+        rc = decode_run(payloads, plans, self._channel_array())
         self.counters.cells_no_glonass_channel += rc.missing_wavelength
-        lli = loss_of_lock(self._lock.reshape(-1), rc.lock_index, rc.lock, rc.lock_unique).astype(np.uint8)
-        lli |= (rc.half.astype(np.uint8) & 1) << 1
-        self._pending.append(_Cells(rc.sat_key, rc.code_key, rc.code_m, rc.phase_cyc, rc.doppler_hz, rc.snr_dbhz, lli,
-                                    rc.layout))
+        lli = loss_of_lock(self._lock.reshape(-1), rc.lock_index, rc.lock, rc.lock_unique)
+        lli = lli.astype(np.uint8) | ((rc.half.astype(np.uint8) & 1) << 1)
+        if rc.has_ext:
+            self._learn_channels(rc.glo_prn, rc.ext)
+        return [_Cells(rc.sat_key, rc.code_key, rc.code_m, rc.phase_cyc, rc.doppler_hz, rc.snr_dbhz, lli, rc.layout)]
+
+    def _decode_batch(self, payloads: list[bytes], plans: list, n_msgs: list[int]) -> list | None:
+        """Cells of consecutive epochs (``n_msgs`` held MSMs each) decoded together: per epoch (cells, GLONASS
+        numbers, extended info) for the caller to learn channels from in order. None when one epoch at a time
+        would give other numbers (a later epoch relies on a channel learnt in the batch) or is as cheap."""
+        if len(n_msgs) < 2 or not payloads:
+            return None
+        rc = decode_run(payloads, plans, self._channel_array())
+        if rc.has_ext and self._learnt_channel_used(rc):
+            return None
+        self.counters.cells_no_glonass_channel += rc.missing_wavelength
+        lli = loss_of_lock(self._lock.reshape(-1), rc.lock_index, rc.lock)  # keys repeat across epochs: in order
+        lli = lli.astype(np.uint8) | ((rc.half.astype(np.uint8) & 1) << 1)
+        bounds = np.cumsum([0] + [p.nc for p in plans]).tolist()
+        out, j = [], 0
+        no_ext = np.zeros(0, np.int64)
+        for n in n_msgs:
+            sl = slice(bounds[j], bounds[j + n])
+            j += n
+            cells = [_Cells(rc.sat_key[sl], rc.code_key[sl], rc.code_m[sl], rc.phase_cyc[sl], rc.doppler_hz[sl],
+                            rc.snr_dbhz[sl], lli[sl])] if n else []
+            out.append((cells, rc.glo_prn[sl] if rc.has_ext else no_ext, rc.ext[sl] if rc.has_ext else no_ext))
+        return out
+
+    @staticmethod
+    def _learnt_channel_used(rc) -> bool:
+        """Whether a GLONASS satellite given a channel by extended info in the batch also has cells that
+        rely on the known channels (FDMA band, no extended info of their own)."""
+        own = (rc.ext >= 0) & (rc.ext <= 13)
+        learnt = rc.glo_prn[(rc.glo_prn > 0) & own]
+        relying = rc.glo_prn[(rc.glo_prn > 0) & ~own & rc.fdma]
+        return bool(learnt.size and relying.size and np.isin(relying, learnt).any())
+
+    def _learn_channels(self, glo_prn: np.ndarray, ext: np.ndarray) -> None:
+        """GLONASS FDMA channels from MSM5/7 extended info (ext = channel + 7, 0..13)."""
+        glo = (glo_prn > 0) & (ext >= 0) & (ext <= 13)
+        if glo.any():
+            for prn, e in set(zip(glo_prn[glo].tolist(), ext[glo].tolist())):
+                self.glonass_channels[f"R{prn:02d}"] = e - 7
 
     def _channel_array(self) -> np.ndarray:
         """Known GLONASS FDMA channel per satellite number (NaN unknown), rebuilt when the channels change."""
@@ -356,15 +425,17 @@ class Rtcm3Decoder:
         if self._pending_anchor:  # GLONASS time of day alone cannot move the week reference
             self.t_ref_ns = t_ns
         self._pending_anchor = False
-        hc = self._header_cache
-        if hc is None or hc[0] is not self.header or hc[1] != self.glonass_channels:
-            hc = (self.header, dict(self.glonass_channels),
-                  replace(self.header, glonass_channels=dict(self.glonass_channels)))
-            self._header_cache = hc
-        block = build_epoch(t_ns, parts, hc[2])  # epochs share the header until station data change
-        self.counters.cells_unknown_satellite += sum(int(np.count_nonzero(p.sat_key < 0)) for p in parts)
         self.counters.epochs += 1
-        return [block]
+        return [self._block(t_ns, parts, self.header)]
+
+    def _block(self, t_ns: int, parts: list[_Cells], header: ObsHeader) -> ObsBlock:
+        """The epoch's ObsBlock; its header is ``header`` with the GLONASS channels known now."""
+        hc = self._header_cache
+        if hc is None or hc[0] is not header or hc[1] != self.glonass_channels:
+            hc = (header, dict(self.glonass_channels), replace(header, glonass_channels=dict(self.glonass_channels)))
+            self._header_cache = hc
+        self.counters.cells_unknown_satellite += sum(int(np.count_nonzero(p.sat_key < 0)) for p in parts)
+        return build_epoch(t_ns, parts, hc[2])  # epochs share the header until station data change
 
     # ------------------------------------------------------------------ output
     def nav_data(self) -> NavData:

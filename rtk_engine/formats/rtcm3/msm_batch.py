@@ -176,6 +176,7 @@ class RunCells:
     lock_unique: bool = False  # each lock-state key at most once among cells with a lock time
     has_ext: bool = True  # some cell carries GLONASS extended info (channel)
     layout: "_RunLayout | None" = None
+    fdma: np.ndarray | None = None  # cells on a GLONASS FDMA band (wavelength from the channel)
 
 
 @dataclass
@@ -235,7 +236,7 @@ def _run_layout(payloads: list[bytes], plans: list[_Plan]) -> _RunLayout:
                    None if present[6].all() else present[6], None if present[7].all() else present[7],
                    None if present[3].all() else present[3], np.unique(lock_index).size == lock_index.size,
                    bool(present[2].any()), bool(present[3].any()), sgn.astype(bool))
-    if nc and len(_RUNS) < 1024:
+    if nc and len(plans) <= 32 and len(_RUNS) < 1024:  # epochs repeat; long runs (whole files) do not
         _RUNS[key] = r
     return r
 
@@ -281,7 +282,7 @@ def decode_run(payloads: list[bytes], plans: list[_Plan], glo_channel: np.ndarra
                     lock if lay.lock is None else np.where(lay.lock, lock, -1),
                     half if lay.half is None else np.where(lay.half, half, 0), lock_index,
                     ext if lay.ext is None else np.where(lay.ext, ext, -1), glo_prn, missing, lay.lock_unique,
-                    lay.has_ext, lay)
+                    lay.has_ext, lay, lay.b1 | lay.b2)
 
 
 def loss_of_lock(state: np.ndarray, index: np.ndarray, lock: np.ndarray, unique: bool = False) -> np.ndarray:
