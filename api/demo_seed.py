@@ -58,10 +58,13 @@ def demo_monitors_for(settings: Settings) -> list[DemoMonitor]:
     return demo_monitors(state["t0_unix_s"], **settings.extra.get("demo_creep", {}))
 
 
-def seed_demo_monitors(db, pw: dict[str, str]) -> None:
+def seed_demo_monitors(db, pw: dict[str, str], monitors: list[DemoMonitor]) -> None:
     """Each demo monitoring receiver: a station row with a mountpoint (its stream is ingested like a
-    reference station's) and a monitoring point with the demo rules, solved against its references."""
-    for m in demo_monitors():
+    reference station's) and a monitoring point with the demo rules, solved against its references.
+    The point is commissioned during the quiet first half of its still period: its reference
+    coordinates become the median of its first fixed solutions (``zero_after_s``), as an operator
+    surveys a new point's reference epoch, so the RTK's own biases are not taken for displacement."""
+    for m in monitors:
         lat, lon = np.degrees(ecef_to_geodetic(np.array(m.ecef_m)))[:2].tolist()
         if db.scalar(select(Station).where(Station.code == m.code)) is None:
             row = Station(code=m.code, name=m.name, x_m=m.ecef_m[0], y_m=m.ecef_m[1], z_m=m.ecef_m[2],
@@ -73,7 +76,8 @@ def seed_demo_monitors(db, pw: dict[str, str]) -> None:
                               systems="GPS+GAL+BDS", source_password_hash=hash_password(pw[m.code])))
         if db.scalar(select(MonitoringPoint).where(MonitoringPoint.code == m.code)) is None:
             p = MonitoringPoint(code=m.code, name=m.name, owner="demo grid company", x_m=m.ecef_m[0],
-                                y_m=m.ecef_m[1], z_m=m.ecef_m[2], reference_stations=list(m.references))
+                                y_m=m.ecef_m[1], z_m=m.ecef_m[2], reference_stations=list(m.references),
+                                zero_after_s=m.quiet_s / 2 if m.quiet_s >= 120 else None)
             db.add(p)
             db.flush()
             for r in DEMO_MONITOR_RULES:
@@ -114,7 +118,7 @@ def seed_demo_network(sessions, settings: Settings) -> None:
             db.add(Mountpoint(name=st.mount, kind="base", station_id=row.id, lat_deg=lat, lon_deg=lon,
                               systems="GPS+GAL+QZS", source_password_hash=hash_password(pw[st.code])))
             log.warning("recorded station %s registered (mountpoint %s, replayed)", st.code, st.mount)
-        seed_demo_monitors(db, pw)
+        seed_demo_monitors(db, pw, demo_monitors_for(settings))
         if db.scalar(select(Mountpoint).where(Mountpoint.name == "NEAREST")) is None:
             db.add(Mountpoint(name="NEAREST", kind="nearest", lat_deg=29.56, lon_deg=106.55, systems="GPS+GAL+BDS"))
         if db.scalar(select(NtripUser).where(NtripUser.username == DEMO_USER)) is None:

@@ -31,6 +31,10 @@ class MonitoringPoint(Base):
     webhook_url: Mapped[str] = mapped_column(String(512), default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # commissioning: the reference coordinates are set once to the median of the point's first
+    # zero_after_s seconds of fixed solutions (its reference epoch); displacement rules run after that
+    zero_after_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    zeroed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)  # UTC
 
 
 class ObservationUpload(Base):

@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from .models import Station
 from .models_monitoring import MonitoringPoint, PointSolution
-from .monitoring_service import MonitoringProcessor, _Live, live_point, solution_rows
+from .monitoring_service import MonitoringProcessor, _Live, commission, live_point, solution_rows
 
 log = logging.getLogger("beidou.monitoring.live")
 
@@ -185,6 +185,11 @@ class LiveMonitoring:
                     PointSolution.point_id == pid, PointSolution.time_ns.in_(ts))).all()}
             db.add_all([r for r in rows if (r.point_id, r.time_ns) not in have])
             db.commit()
+            for pid in {r.point_id for r in rows}:
+                p = db.get(MonitoringPoint, pid)
+                if p is not None and commission(db, p):  # reference epoch reached: re-zeroed, all rules on
+                    db.commit()
+                    self.proc.invalidate(pid)
 
     def stop(self) -> None:
         self._stop.set()

@@ -19,11 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from cors_network.monitoring.intake import epochs_from_json
 from cors_network.monitoring.point import LivePoint, rule_key
-from cors_network.monitoring.rules import AlarmEvent, Level, Rule
+from cors_network.monitoring.inject import enu_to_ecef_vector
+from cors_network.monitoring.rules import QUALITY_KINDS, AlarmEvent, Level, Rule
 from rtk_engine import gnss_time as gt
 from rtk_engine.formats.compressed import decompress_bytes
 
@@ -85,12 +86,48 @@ class _Live:
 def live_point(db, point: MonitoringPoint, stations: list[Station], nav) -> _Live:
     """A LivePoint for ``point`` solved against ``stations`` (several: multi-reference) with its enabled rules."""
     rows = db.scalars(select(AlarmRuleRow).where(AlarmRuleRow.point_id == point.id, AlarmRuleRow.enabled)).all()
+    if point.zero_after_s and point.zeroed_at is None:  # commissioning: data-quality rules only
+        rows = [r for r in rows if r.definition.get("kind") in QUALITY_KINDS]
     rules = [Rule.from_dict({**r.definition, "name": r.name or f"rule{r.id}"}) for r in rows]
     bases = {s.code: [s.x_m, s.y_m, s.z_m] for s in stations}
     lp = LivePoint(point.code, [point.x_m, point.y_m, point.z_m], bases if len(bases) > 1 else next(iter(bases.values())),
                    nav, rules)
     ids = {rule_key(i, r): rows[i].id for i, r in enumerate(rules[:len(rows)])}
     return _Live(lp, tuple(bases), ids)
+
+
+def zero_point(db, point: MonitoringPoint, t0_ns: int, t1_ns: int, min_count: int = 10) -> np.ndarray | None:
+    """Set the point's reference coordinates to the median of its fixed solutions in [t0, t1] (GPST ns,
+    its reference epoch) and re-express the stored series (raw, filtered, per reference) relative to
+    them; returns the shift (ENU mm), None with fewer than ``min_count`` fixed solutions there."""
+    enu = np.array(db.execute(select(PointSolution.e_mm, PointSolution.n_mm, PointSolution.u_mm).where(
+        PointSolution.point_id == point.id, PointSolution.e_mm.is_not(None), PointSolution.time_ns >= t0_ns,
+        PointSolution.time_ns <= t1_ns)).all(), float).reshape(-1, 3)
+    if len(enu) < min_count:
+        return None
+    d = np.median(enu, axis=0)
+    ref = np.array([point.x_m, point.y_m, point.z_m])
+    point.x_m, point.y_m, point.z_m = (ref + enu_to_ecef_vector(d / 1000.0, ref)).tolist()
+    de, dn, du = (float(v) for v in d)
+    P, R = PointSolution, ReferenceSolutionRow
+    db.execute(update(P).where(P.point_id == point.id).values(
+        e_mm=P.e_mm - de, n_mm=P.n_mm - dn, u_mm=P.u_mm - du, fe_mm=P.fe_mm - de, fn_mm=P.fn_mm - dn,
+        fu_mm=P.fu_mm - du))
+    db.execute(update(R).where(R.point_id == point.id).values(e_mm=R.e_mm - de, n_mm=R.n_mm - dn, u_mm=R.u_mm - du))
+    point.zeroed_at = utcnow()
+    log.info("monitoring point %s zeroed: reference coordinates moved by E %.1f N %.1f U %.1f mm", point.code, de, dn, du)
+    return d
+
+
+def commission(db, point: MonitoringPoint) -> bool:
+    """A point with ``zero_after_s`` not yet zeroed is zeroed once its fixed solutions span that long."""
+    if not point.zero_after_s or point.zeroed_at is not None:
+        return False
+    first, last = db.execute(select(func.min(PointSolution.time_ns), func.max(PointSolution.time_ns)).where(
+        PointSolution.point_id == point.id, PointSolution.e_mm.is_not(None))).one()
+    if first is None or last - first < point.zero_after_s * 1e9:
+        return False
+    return zero_point(db, point, first, first + int(point.zero_after_s * 1e9)) is not None
 
 
 def solution_rows(point_id: int, s) -> list:
@@ -226,6 +263,9 @@ class MonitoringProcessor:
                 for ev in s.events:
                     self._record(db, point, lv, ev)
         db.add_all(rows)
+        db.flush()
+        if commission(db, point):
+            self.invalidate(point.id)  # the next chunk: new reference coordinates, every rule
         return sum(isinstance(r, PointSolution) for r in rows)
 
     def _record(self, db, point: MonitoringPoint, lv: _Live, ev: AlarmEvent) -> None:

@@ -230,3 +230,44 @@ def test_json_epochs_intake(tmp_path):
         e = np.array([[s["e_mm"], s["n_mm"], s["u_mm"]] for s in d], float)
         # same data as RINEX: fixed from the first epoch, within a few mm of truth (5.3 km baseline)
         assert len(d) == 10 and np.all(np.abs(e[:, :2]) < 5.0) and np.all(np.abs(e[:, 2]) < 15.0)
+
+
+def test_commissioning_zeroes_the_reference_coordinates(tmp_path):
+    """A point registered 36 mm off its true position with ``zero_after_s``: during commissioning no
+    displacement rule runs (the offset raises nothing); after 20 s of fixed solutions the reference
+    coordinates become their median and the stored series is re-expressed (near zero); the 20 mm
+    injected later is then measured from there and raises the orange alarm. ``POST .../zero`` makes
+    the displaced position the new reference epoch."""
+    from rtk_engine.geodesy.ellipsoid import ecef_to_enu
+
+    from cors_network.monitoring.inject import enu_to_ecef_vector
+
+    wrong = np.array(TRUTH) + enu_to_ecef_vector(np.array([0.030, -0.020, 0.0]), np.array(TRUTH))
+    app = create_app(settings(tmp_path))
+    archive_reference(app)
+    with TestClient(app) as c:
+        h = login(c)
+        body = {"code": "FUJI", "x_m": wrong[0], "y_m": wrong[1], "z_m": wrong[2], "rules": RULES, "zero_after_s": 20}
+        assert c.post("/api/monitoring/points", json=body, headers=h).status_code == 201
+        c1, c2 = rover_chunks()
+        assert c.post("/api/monitoring/points/FUJI/observations", content=c1, headers=h).status_code == 202
+        wait_processed(c, h, "FUJI", 1)
+        p = c.get("/api/monitoring/points/FUJI", headers=h).json()
+        assert p["zeroed_at"] is not None and c.get("/api/monitoring/alarms", headers=h).json()["total"] == 0
+        # the new reference coordinates are the true position within a few mm (RTK on 5.3 km)
+        moved = ecef_to_enu(np.array(p["ecef_m"])[None, :], np.array(TRUTH))[0] * 1000
+        assert np.hypot(*moved[:2]) < 5.0, moved
+        e1 = np.array([[s["e_mm"], s["n_mm"]] for s in
+                       c.get("/api/monitoring/points/FUJI/displacements", headers=h).json()["items"]])
+        assert np.abs(np.median(e1, axis=0)).max() < 1.0  # re-expressed: the first 30 s sit on zero
+        assert c.post("/api/monitoring/points/FUJI/observations", content=c2, headers=h).status_code == 202
+        wait_processed(c, h, "FUJI", 2)
+        alarms = c.get("/api/monitoring/alarms", headers=h).json()["items"]
+        assert [(a["rule"], a["level"]) for a in alarms] == [("horizontal", "orange")]
+        assert alarms[0]["value"] == pytest.approx(20.0, abs=3.0)
+        # a new reference epoch: the last 20 s (displaced) become zero
+        r = c.post("/api/monitoring/points/FUJI/zero?window_s=20", headers=h)
+        assert r.status_code == 200 and r.json()["shift_enu_mm"][:2] == pytest.approx([12.0, 16.0], abs=3.0)
+        last = c.get("/api/monitoring/points/FUJI/displacements", headers=h).json()["items"][-1]
+        assert abs(last["e_mm"]) < 3.0 and abs(last["n_mm"]) < 3.0
+        assert c.post("/api/monitoring/points/FUJI/zero?window_s=20", headers={}).status_code == 401

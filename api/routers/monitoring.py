@@ -99,6 +99,8 @@ class PointIn(BaseModel):
     reference_stations: list[str] = Field(default_factory=list)
     webhook_url: str = Field("", max_length=512)
     rules: list[RuleIn] = Field(default_factory=list)
+    zero_after_s: float | None = Field(None, gt=0, le=30 * 86400,
+                                       description="commissioning: reference coordinates from the first seconds of fixed solutions")
 
     @field_validator("webhook_url")
     @classmethod
@@ -117,6 +119,7 @@ class PointPatch(BaseModel):
     reference_stations: list[str] | None = None
     webhook_url: str | None = None
     enabled: bool | None = None
+    zero_after_s: float | None = Field(None, gt=0, le=30 * 86400)
 
 
 def _check_position(x, y, z) -> None:
@@ -134,6 +137,7 @@ def point_out(db, p: MonitoringPoint) -> dict:
     return {"id": p.id, "code": p.code, "name": p.name, "owner": p.owner, "ecef_m": xyz.tolist(),
             "cgcs2000": {"lat_deg": float(lat), "lon_deg": float(lon), "h_m": float(h)},
             "reference_stations": p.reference_stations, "webhook_url": p.webhook_url, "enabled": p.enabled,
+            "zero_after_s": p.zero_after_s, "zeroed_at": p.zeroed_at,
             "rules": [{"id": r.id, **r.definition, "name": r.name, "enabled": r.enabled} for r in rules],
             "last_solution": None if last is None else _sol_dict(last),
             # the current level: highest level of the point's alarms not yet closed ("none" without any)
@@ -174,7 +178,8 @@ def create_point(body: PointIn, db: Db, _: Operator, request: Request) -> dict:
         raise HTTPException(409, f"monitoring point {code!r} exists")
     _check_position(body.x_m, body.y_m, body.z_m)
     p = MonitoringPoint(code=code, name=body.name, owner=body.owner, x_m=body.x_m, y_m=body.y_m, z_m=body.z_m,
-                        reference_stations=[s.upper() for s in body.reference_stations], webhook_url=body.webhook_url)
+                        reference_stations=[s.upper() for s in body.reference_stations], webhook_url=body.webhook_url,
+                        zero_after_s=body.zero_after_s)
     db.add(p)
     db.flush()
     _set_rules(db, p, body.rules)
@@ -193,11 +198,29 @@ def update_point(code: str, body: PointPatch, db: Db, _: Operator, request: Requ
     p = _get_point(db, code)
     for k, v in body.model_dump(exclude_unset=True).items():
         setattr(p, k, [s.upper() for s in v] if k == "reference_stations" else v)
+        if k == "zero_after_s":
+            p.zeroed_at = None  # commission again
     _check_position(p.x_m, p.y_m, p.z_m)
     db.commit()
     processor(request).invalidate(p.id)
     request.app.state.changed("monitoring")
     return point_out(db, p)
+
+
+@router.post("/points/{code}/zero")
+def zero(code: str, db: Db, _: Operator, request: Request, window_s: float = Query(3600.0, ge=10, le=30 * 86400)) -> dict:
+    """Set the reference coordinates to the median of the fixed solutions of the last ``window_s`` seconds
+    up to the newest (a new reference epoch); the stored series is re-expressed relative to them."""
+    from ..monitoring_service import zero_point
+    p = _get_point(db, code)
+    newest = db.scalar(select(PointSolution.time_ns).where(PointSolution.point_id == p.id, PointSolution.e_mm.is_not(None))
+                       .order_by(PointSolution.time_ns.desc()).limit(1))
+    d = None if newest is None else zero_point(db, p, newest - int(window_s * 1e9), newest)
+    if d is None:
+        raise HTTPException(409, f"fewer than 10 fixed solutions of {p.code} in the last {window_s:g} s of its data")
+    db.commit()
+    processor(request).invalidate(p.id)
+    return {**point_out(db, p), "shift_enu_mm": np.round(d, 2).tolist()}
 
 
 @router.put("/points/{code}/rules")
