@@ -136,6 +136,7 @@ class Rtcm3Decoder:
         self._closed: list[tuple] = []  # completed epochs waiting for their cells (see _close_epoch)
         self._n_closed_raw = 0  # held MSMs that belong to them (the rest: the open epoch)
         self._chan_cache: tuple | None = None
+        self._times: dict[tuple, int] = {}  # (system, MSM epoch field, reference) -> GPST ns
         self._pending_t: int | None = None
         self._pending_anchor = False
         self._header_cache: tuple | None = None
@@ -207,7 +208,12 @@ class Rtcm3Decoder:
         self.counters.decoded[t] += 1
         if h.msm <= 3:
             self.counters.cells_ambiguous_range += plan.nc
-        t_ns = msm_time_ns(h.system, h.epoch_ms, self.t_ref_ns)
+        key = (h.system if h.system in "RC" else "G", h.epoch_ms, self.t_ref_ns)  # GPS-like systems share TOW
+        t_ns = self._times.get(key)
+        if t_ns is None:
+            if len(self._times) > 64:
+                self._times.clear()
+            t_ns = self._times[key] = msm_time_ns(h.system, h.epoch_ms, self.t_ref_ns)
         if self._pending_t is not None and t_ns != self._pending_t:
             self._close_epoch(out)
         self._pending_t = t_ns
