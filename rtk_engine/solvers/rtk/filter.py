@@ -287,9 +287,10 @@ class RtkFilter:
                 ar = resolve(self, ok, el, rows)
                 ratio = ar.ratio
                 if ar.fixed:
-                    quality = Quality.FIX
-                    pos, cov = ar.pos, ar.cov
-                    n_fixed = ar.n_fixed
+                    if ar.precise:
+                        quality = Quality.FIX
+                        pos, cov = ar.pos, ar.cov
+                        n_fixed = ar.n_fixed
                     self.n_consecutive_fix += 1
                     if opts.ar.mode == "fix-and-hold" and self.n_consecutive_fix >= opts.ar.hold_min_fix:
                         self._hold(ar)
@@ -440,7 +441,7 @@ class RtkFilter:
                 keep = ~bad
                 if keep.sum() < 4:
                     return None
-                sol = self._solve(Pa, PHt, H, R, v, keep)
+                sol = self._solve(Pa, PHt, H, R, v, keep, joseph=bool(self.use_iono))
                 if sol is None:
                     return None
                 dx, Pn = sol
@@ -479,8 +480,9 @@ class RtkFilter:
         return None
 
     @staticmethod
-    def _solve(Pa, PHt, H, R, v, keep):
-        """Kalman gain step on the kept rows: (dx, P_post) or None."""
+    def _solve(Pa, PHt, H, R, v, keep, joseph: bool = False):
+        """Kalman gain step on the kept rows: (dx, P_post) or None. ``joseph``: covariance in the
+        Joseph form (long baselines: the AR gates need the fixed position's covariance to the mm)."""
         H, v, PHt = H[keep], v[keep], PHt[:, keep]
         S = H @ PHt + R[np.ix_(keep, keep)]
         try:
@@ -489,6 +491,12 @@ class RtkFilter:
             return None
         K = chol_solve(c, PHt.T).T
         Pn = Pa - K @ PHt.T
+        if joseph or not np.all(np.diag(Pn) > 0.0):
+            # cancellation (a 30 m kinematic prior against mm phases) left a negative variance:
+            # the Joseph form is first-order insensitive to the gain's rounding and stays PSD
+            IKH = -K @ H
+            IKH[np.diag_indices_from(IKH)] += 1.0
+            Pn = IKH @ Pa @ IKH.T + K @ R[np.ix_(keep, keep)] @ K.T
         return K @ v, 0.5 * (Pn + Pn.T)
 
     def _hold(self, ar: ArResult) -> None:

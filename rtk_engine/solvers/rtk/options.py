@@ -57,6 +57,8 @@ class ArOptions:
     fix_residual_floor_m: float = 0.02
     min_fixed_sats: int = 5
     max_fixed_pos_std_m: float = 0.05
+    iono_std_m_per_10km: float = 0.005
+    iono_max_hor_std_m: float = 0.006
     hold_min_fix: int = 3
     hold_var_cyc2: float = 0.001
 
