@@ -154,8 +154,10 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
             except LinAlgError:
                 continue
             hs = horizontal_std(x_fix[:NP], cov)
-            precise = bool(hs <= o.iono_max_hor_std_m)
-            reason = "" if precise else f"integers held, fixed position horizontal sigma {hs * 1e3:.1f} mm"
+            n_left = np.unique(ss).size - n_sats_fixed
+            precise = bool(hs <= o.iono_max_hor_std_m) and n_left <= o.iono_max_unfixed_sats
+            reason = "" if precise else (f"integers held, fixed position horizontal sigma {hs * 1e3:.1f} mm, "
+                                         f"{n_left} eligible satellites unfixed")
         return ArResult(True, ratio=ratio, pos=x_fix[:NP], cov=0.5 * (cov + cov.T), n_fixed=n_sel,
                         success_rate=res.success_rate, ix=ix, T=T[sel], fixed_amb=afix, precise=precise,
                         reason=reason)
