@@ -14,7 +14,8 @@
    ``min_fixed_sats`` satellites with a fixed position sigma below ``max_fixed_pos_std_m``.
 5. With ionosphere states (long baselines), steps 3-4 run on the ionosphere-weighted float
    (``iono_weighted``) and the output position is the loose float conditioned on the integers,
-   FIX only when its horizontal sigma is below ``iono_max_hor_std_m`` (else the integers are only held).
+   FIX only when its horizontal sigma is below ``iono_max_hor_std_m`` and at most
+   ``iono_max_unfixed_sats`` eligible satellites are left out (else the integers are only held).
 """
 from __future__ import annotations
 
