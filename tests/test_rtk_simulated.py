@@ -55,12 +55,6 @@ def test_beidou_geo_igso_meo_and_bds3_signals_are_used():
     assert b1c.any() and np.all(is_bds3(A.sats[b1c]))  # B1C only where BDS-3 transmits it
 
 
-R20_WHY = ("issue goal not reached at 20 km: no fix within 120 s with the per-satellite ionosphere prior the "
-           "simulated ionosphere needs (its single differences spread by +-3 cm around a common mapped vertical "
-           "at 5 km); a tight per-satellite prior (0.5-1 cm per 10 km) fixes within 1-7 s, but BeiDou-only fixed epochs "
-           "reach 1.4-2.8 cm and BeiDou+GPS 0.9-5.7 cm depending on the setting")
-
-
 @pytest.mark.parametrize("systems", ["C", "GC"])
 def test_5km_beidou_fixes_within_30s(systems):
     sol, rep, enu, _ = _run("R05", systems=systems)
@@ -82,13 +76,12 @@ LONG = dict(iono="estimate", bands={"C": ["2", "6", "1", "5"], "G": ["1", "2"]},
 
 @pytest.mark.parametrize("rover,systems", [
     ("R05", "C"), ("R05", "GC"),
-    pytest.param("R20", "C", marks=[pytest.mark.slow, pytest.mark.xfail(strict=True, reason=R20_WHY)]),
-    pytest.param("R20", "GC", marks=[pytest.mark.slow, pytest.mark.xfail(strict=True, reason=R20_WHY)]),
+    pytest.param("R20", "C", marks=pytest.mark.slow), pytest.param("R20", "GC", marks=pytest.mark.slow),
 ])
 def test_issue_goal_1cm_horizontal(rover, systems):
     """Issue item 4: fixed within 30 s, every fixed epoch <= 1 cm horizontal from the simulated truth.
-    Measured at 5 km: BeiDou-only max 9.7 mm, BeiDou+GPS 8.2 mm (per-satellite states alone: 15.8 / 13.1 mm;
-    ionosphere ignored: 22.7 / 23.6 mm)."""
+    Measured (ionosphere-weighted AR, docs/rtk.md): 5 km BeiDou-only max 8.5 mm, BeiDou+GPS 8.2 mm;
+    20 km 6.7 / 5.6 mm, TTFF 19 / 6 s (before it: no fix within 120 s at 20 km)."""
     sol, rep, enu, _ = _run(rover, systems=systems, **LONG)
     fixed = sol.quality == Quality.FIX
     h = np.linalg.norm(enu[fixed, :2], axis=1)
@@ -97,3 +90,31 @@ def test_issue_goal_1cm_horizontal(rover, systems):
     assert rep.time_to_first_fix_s <= 30.0
     assert fixed[30:].mean() >= 0.9  # and it stays fixed
     assert h.max() <= 0.01
+
+
+@functools.lru_cache(maxsize=None)
+def _sim_other(seed: int, distance_km: float, azimuth_deg: float, dh_m: float):
+    nav, _ = _sim()
+    st = simulate.network_around(*simulate.CHONGQING_LLH_DEG, {"BASE": (0.0, 0.0),
+                                                               "ROV": (distance_km, azimuth_deg, dh_m)})
+    return nav, simulate.simulate_network(nav, st, T0, 120, 1.0, simulate.SimConfig(systems="GC"), seed=seed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed,azimuth,dh,systems", [(4, 135.0, 40.0, "C"), (4, 135.0, 40.0, "GC"),
+                                                     (3, 45.0, -30.0, "C")])
+def test_20km_other_geometries(seed, azimuth, dh, systems):
+    """Not the file the settings were developed on: another seed, another direction and height, and a
+    two-station network (other noise draws, other ionosphere-gradient centre). Measured: seed 4 BeiDou
+    TTFF 16 s, max 9.6 mm; BeiDou + GPS 6 s, 5.8 mm; 45 deg / -30 m BeiDou 11 s, 8.6 mm. The bound here
+    is 2 cm: over 14 other runs (docs/rtk.md) fixed epochs reached 10-15 mm with correct integers
+    (phase multipath amplified by the ionosphere-free geometry), never a wrong integer."""
+    nav, sims = _sim_other(seed, 20.0, azimuth, dh)
+    o = load_options(systems=systems, **LONG)
+    sol, rep = solve(sims["ROV"].block, sims["BASE"].block, nav, sims["BASE"].truth_ecef_m, o)
+    fixed = sol.quality == Quality.FIX
+    h = np.linalg.norm(ecef_to_enu(sol.ecef_m, sims["ROV"].truth_ecef_m)[fixed, :2], axis=1)
+    print(f"\nsim seed {seed} az {azimuth} {systems}: fix {fixed.mean():.0%}, TTFF {rep.time_to_first_fix_s:.0f} s, "
+          f"max horizontal {h.max() * 1e3 if h.size else float('nan'):.1f} mm")
+    assert rep.time_to_first_fix_s <= 30.0 and fixed[30:].mean() >= 0.9
+    assert h.max() <= 0.02

@@ -12,6 +12,10 @@
    (chi-square on the float position covariance), every fixed DD phase residual must stay
    within ``fix_residual_sigma`` sigma (or ``fix_residual_floor_m``), and the fixed set must span
    ``min_fixed_sats`` satellites with a fixed position sigma below ``max_fixed_pos_std_m``.
+5. With ionosphere states (long baselines), steps 3-4 run on the ionosphere-weighted float
+   (``iono_weighted``) and the output position is the loose float conditioned on the integers,
+   FIX only when its horizontal sigma is below ``iono_max_hor_std_m`` and at most
+   ``iono_max_unfixed_sats`` eligible satellites are left out (else the integers are only held).
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from .linalg import LinAlgError, chol, chol_solve
 
+from ...geodesy.ellipsoid import ecef_to_geodetic, enu_rotation
 from ..lambda_search import LambdaError, lambda_search
 
 NP = 3
@@ -37,6 +42,7 @@ class ArResult:
     T: np.ndarray | None = None  # [n, len(ix)] DD operator on the active subset (fixed rows only)
     fixed_amb: np.ndarray | None = None  # [n] integer DD ambiguities
     reason: str = ""
+    precise: bool = True  # False: integers validated (and held) but the position not yet cm-precise
 
 
 def group_refs(group: np.ndarray, elev: np.ndarray) -> np.ndarray:
@@ -77,13 +83,22 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
     a = T @ xa
     Qxa = Pa @ T.T
     Qa = T @ Qxa
+    # integer search and validation on the ionosphere-weighted float (see iono_weighted); the output
+    # position then conditions the filter's own float (loose ionosphere) on the integers found
+    a_s, Qa_s, xs, Ps, Qxs = a, Qa, xa, Pa, Qxa
+    wt = iono_weighted(flt, ix, xa, Pa)
+    if wt is not None:
+        xs, Ps = wt
+        a_s = T @ xs
+        Qxs = Ps @ T.T
+        Qa_s = T @ Qxs
     row_sat = ss[nonref]
     drop_order = np.unique(row_sat)[np.argsort(el[np.unique(row_sat)])]
     sel = np.ones(n, bool)
     first_ratio = None
     reason = ""
     try:
-        c_pos = chol(Pa[:NP, :NP])
+        c_pos = chol(Ps[:NP, :NP])
     except LinAlgError:
         return ArResult(False, reason="float position covariance singular")
     for attempt in range(o.max_drop_sats + 1):
@@ -95,9 +110,9 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
         if n_sel < o.min_ambiguities:
             reason = reason or "partial AR ran out of ambiguities"
             break
-        Qs = Qa[np.ix_(sel, sel)]
+        Qs = Qa_s[np.ix_(sel, sel)]
         try:
-            res = lambda_search(a[sel], Qs)
+            res = lambda_search(a_s[sel], Qs)
         except (LambdaError, LinAlgError, ValueError) as exc:  # an ill-conditioned subset: try the next one
             reason = f"LAMBDA failed: {exc}"
             continue
@@ -109,11 +124,10 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
             continue
         afix = res.candidates[0]
         try:
-            cq = chol(Qs)
+            x_fix, cov = _conditioned(xs, Ps, Qxs, Qs, a_s, sel, afix)
         except LinAlgError:
             continue
-        x_fix = xa - Qxa[:, sel] @ chol_solve(cq, a[sel] - afix)
-        d = x_fix[:NP] - xa[:NP]
+        d = x_fix[:NP] - xs[:NP]
         chi2 = float(d @ chol_solve(c_pos, d))
         if chi2 > o.fix_float_chi2:
             reason = f"fixed-float position chi2 {chi2:.1f}"
@@ -129,13 +143,71 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
         if np.any(np.abs(v_fix) > lim):
             reason = f"fixed DD phase residual {np.max(np.abs(v_fix)):.3f} m"
             continue
-        Pxs = Qxa[:NP, sel]
-        cov = Pa[:NP, :NP] - Pxs @ chol_solve(cq, Pxs.T)
         # the fixed ambiguities must determine the position: enough satellites, small covariance
         n_sats_fixed = np.unique(np.r_[ss[nonref][sel], ss[ref[nonref]][sel]]).size
         if n_sats_fixed < o.min_fixed_sats or np.sqrt(np.trace(cov)) > o.max_fixed_pos_std_m:
             reason = f"fixed set of {n_sats_fixed} satellites does not determine the position"
             break
+        precise = True
+        if wt is not None:  # output: the loose float on these integers, a FIX only when cm-precise
+            try:
+                x_fix, cov = _conditioned(xa, Pa, Qxa, Qa[np.ix_(sel, sel)], a, sel, afix)
+            except LinAlgError:
+                continue
+            hs = horizontal_std(x_fix[:NP], cov)
+            n_left = np.unique(ss).size - n_sats_fixed
+            precise = bool(hs <= o.iono_max_hor_std_m) and n_left <= o.iono_max_unfixed_sats
+            reason = "" if precise else (f"integers held, fixed position horizontal sigma {hs * 1e3:.1f} mm, "
+                                         f"{n_left} eligible satellites unfixed")
         return ArResult(True, ratio=ratio, pos=x_fix[:NP], cov=0.5 * (cov + cov.T), n_fixed=n_sel,
-                        success_rate=res.success_rate, ix=ix, T=T[sel], fixed_amb=afix)
+                        success_rate=res.success_rate, ix=ix, T=T[sel], fixed_amb=afix, precise=precise,
+                        reason=reason)
     return ArResult(False, ratio=first_ratio or 0.0, reason=reason)
+
+
+def _conditioned(x, P, Qxa, Qs, a, sel, afix):
+    """State conditioned on the DD ambiguities ``a[sel] = afix``, and its position covariance."""
+    cq = chol(Qs)
+    x_fix = x - Qxa[:, sel] @ chol_solve(cq, a[sel] - afix)
+    Pxs = Qxa[:NP, sel]
+    return x_fix, P[:NP, :NP] - Pxs @ chol_solve(cq, Pxs.T)
+
+
+def iono_weighted(flt, ix: np.ndarray, xa: np.ndarray, Pa: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The float state on ``ix`` conditioned on every active per-satellite ionosphere state being
+    0 +- ``ar.iono_std_m_per_10km`` (scaled by the baseline length) [m at L1], or None when off.
+
+    Long baselines need a loose per-satellite prior (the single-difference ionosphere spreads by
+    several cm around a common mapped vertical), and then the narrow lane takes many minutes; the
+    ionosphere-weighted search finds the integers within seconds, while the position comes from the
+    loose float conditioned on those integers, so the constraint's error does not bias it.
+    """
+    std = flt.opts.ar.iono_std_m_per_10km
+    if std <= 0 or not flt.use_iono:
+        return None
+    col = np.full(flt.nx, -1)
+    col[ix] = np.arange(ix.size)
+    c = col[flt.iono_idx[flt.iono_active]]
+    c = c[c >= 0]
+    if c.size == 0:
+        return None
+    base_km = max(np.linalg.norm(xa[:NP] - flt.base_pos) / 1e3, 1.0)
+    r = (std * base_km / 10.0) ** 2
+    # pseudo-observations x[c] = 0, variance r (uncorrelated): Kalman update on the subset
+    PHt = Pa[:, c]
+    S = Pa[np.ix_(c, c)] + np.eye(c.size) * r
+    try:
+        cs = chol(S)
+    except LinAlgError:
+        return None
+    K = chol_solve(cs, PHt.T).T
+    x = xa - K @ xa[c]
+    P = Pa - K @ PHt.T
+    return x, 0.5 * (P + P.T)
+
+
+def horizontal_std(pos_ecef: np.ndarray, cov_ecef: np.ndarray) -> float:
+    """sqrt(var east + var north) [m] of an ECEF position covariance [m^2]."""
+    llh = ecef_to_geodetic(pos_ecef)
+    R = enu_rotation(llh[0], llh[1])[:2]
+    return float(np.sqrt(max(np.trace(R @ cov_ecef @ R.T), 0.0)))

@@ -109,6 +109,7 @@ class RtkFilter:
         self.lock = np.zeros((s, f), int)
         self.outage = np.zeros((s, f), int)
         self.t_prev: int | None = None
+        self.dt = 0.0  # seconds since the previous epoch
         self.t_base_prev: int | None = None
         self.pos_prev: np.ndarray | None = None
         self.vel = np.zeros(3)
@@ -193,6 +194,7 @@ class RtkFilter:
         t = int(A.time_ns[k])
         first = self.pos_prev is None  # no position yet (also after epochs without a solution at the start)
         dt = 0.0 if first else (t - self.t_prev) * 1e-9
+        self.dt = dt
         phr, phb, cr, cb = A.phase_r[k], A.phase_b[k], A.code_r[k], A.code_b[k]
         el = A.el_b_rad[k]
         sat_ok = np.isfinite(el) & (el >= np.radians(opts.elevation_mask_deg))
@@ -287,9 +289,10 @@ class RtkFilter:
                 ar = resolve(self, ok, el, rows)
                 ratio = ar.ratio
                 if ar.fixed:
-                    quality = Quality.FIX
-                    pos, cov = ar.pos, ar.cov
-                    n_fixed = ar.n_fixed
+                    if ar.precise:
+                        quality = Quality.FIX
+                        pos, cov = ar.pos, ar.cov
+                        n_fixed = ar.n_fixed
                     self.n_consecutive_fix += 1
                     if opts.ar.mode == "fix-and-hold" and self.n_consecutive_fix >= opts.ar.hold_min_fix:
                         self._hold(ar)
@@ -428,6 +431,15 @@ class RtkFilter:
             if self.is_glo[i_s].any():  # GLONASS code: inter-frequency biases, weight lowered
                 cf = np.where(self.is_glo, opts.noise.glonass_code_factor ** 2, 1.0) * opts.noise.code_phase_ratio ** 2
                 R[m:, m:] = np.diag(vi * cf[i_s]) + same * (vj * cf[j_s])[None, :]
+            tau = opts.noise.code_correlation_s
+            if tau > 0 and self.use_iono and self.dt:
+                # time-correlated code error (multipath): after an arc's first epoch each epoch adds only
+                # the decorrelated part, (1 - a) / (1 + a) ~ dt / (2 tau) of a white sample's information
+                a = np.exp(-abs(self.dt) / tau)
+                infl = np.where(self.lock > 0, (1.0 + a) / (1.0 - a), 1.0)
+                cf = np.where(self.is_glo, opts.noise.glonass_code_factor ** 2, 1.0)[:, None] * infl
+                cf = cf * opts.noise.code_phase_ratio ** 2
+                R[m:, m:] = np.diag(vi * cf[i_s, i_f]) + same * (vj * cf[j_s, j_f])[None, :]
             # innovation about the prior: z - h(x_lin) + H (x_lin - x_prior)
             v = np.r_[v_phi, v_code] + H @ (x_lin[ix] - x_prior[ix])
             Pa = self.P[np.ix_(ix, ix)]
@@ -440,7 +452,7 @@ class RtkFilter:
                 keep = ~bad
                 if keep.sum() < 4:
                     return None
-                sol = self._solve(Pa, PHt, H, R, v, keep)
+                sol = self._solve(Pa, PHt, H, R, v, keep, joseph=bool(self.use_iono))
                 if sol is None:
                     return None
                 dx, Pn = sol
@@ -479,8 +491,9 @@ class RtkFilter:
         return None
 
     @staticmethod
-    def _solve(Pa, PHt, H, R, v, keep):
-        """Kalman gain step on the kept rows: (dx, P_post) or None."""
+    def _solve(Pa, PHt, H, R, v, keep, joseph: bool = False):
+        """Kalman gain step on the kept rows: (dx, P_post) or None. ``joseph``: covariance in the
+        Joseph form (long baselines: the AR gates need the fixed position's covariance to the mm)."""
         H, v, PHt = H[keep], v[keep], PHt[:, keep]
         S = H @ PHt + R[np.ix_(keep, keep)]
         try:
@@ -489,6 +502,12 @@ class RtkFilter:
             return None
         K = chol_solve(c, PHt.T).T
         Pn = Pa - K @ PHt.T
+        if joseph or not np.all(np.diag(Pn) > 0.0):
+            # cancellation (a 30 m kinematic prior against mm phases) left a negative variance:
+            # the Joseph form is first-order insensitive to the gain's rounding and stays PSD
+            IKH = -K @ H
+            IKH[np.diag_indices_from(IKH)] += 1.0
+            Pn = IKH @ Pa @ IKH.T + K @ R[np.ix_(keep, keep)] @ K.T
         return K @ v, 0.5 * (Pn + Pn.T)
 
     def _hold(self, ar: ArResult) -> None:

@@ -21,6 +21,7 @@ class NoiseOptions:
     phase_a_m: float = 0.003
     phase_b_m: float = 0.003
     code_phase_ratio: float = 100.0
+    code_correlation_s: float = 60.0
     amb_process_cyc_per_sqrt_s: float = 1e-4
     amb_init_std_cyc: float = 30.0
     kinematic_pos_std_m: float = 30.0
@@ -57,6 +58,9 @@ class ArOptions:
     fix_residual_floor_m: float = 0.02
     min_fixed_sats: int = 5
     max_fixed_pos_std_m: float = 0.05
+    iono_std_m_per_10km: float = 0.005
+    iono_max_hor_std_m: float = 0.006
+    iono_max_unfixed_sats: int = 3
     hold_min_fix: int = 3
     hold_var_cyc2: float = 0.001
 
