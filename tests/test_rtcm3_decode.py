@@ -294,3 +294,38 @@ def test_same_items_whatever_the_chunking(rel, ref):
         assert want[0] and want[2] == len(want[0])
         for chunking in ([1024] * (n // 1024 + 1), [7] * (n // 7 + 1), sizes):
             assert _decode_in_chunks(data, t_ref, chunking) == want
+
+
+@pytest.mark.parametrize("rel, ref", [(HIROSHIMA, (2022, 12, 13, 1, 9)),
+                                      ("rtcm/swift/week-rollover-STR24.rtcm3", (2019, 12, 28, 23, 50)),
+                                      ("rtcm/swift/20190120_1956_rover.023", (2019, 1, 20, 19, 56)),
+                                      ("rtcm/pyrtcm/pygpsdata-NTRIP-USCL00CHL0.log", (2021, 1, 1))])
+def test_compiled_kernel_gives_the_numpy_numbers(rel, ref):
+    """The optional Cython kernel (rtk_engine/_ext/rtcm3_core.pyx: CRC-24Q, MSM cell arithmetic) and the
+    pure numpy path decode real captures, clean and corrupted, whole and in 1 kB chunks, bit for bit alike."""
+    from rtk_engine import _ext
+    from rtk_engine.formats.rtcm3_frame import crc24q
+    if not _ext.available("rtcm3_core"):
+        pytest.skip("rtcm3_core not built (make ext)")
+    t_ref = int(gt.from_calendar(*ref))
+    clean = shared_path(rel).read_bytes()[:300_000]
+    rng = random.Random(3)
+    bad = bytearray(clean)
+    for _ in range(30):
+        bad[rng.randrange(len(bad))] ^= 0xFF
+    prev = _ext.enabled()
+    try:
+        for data in (clean, bytes(bad)):
+            for sizes in ([len(data)], [1024] * (len(data) // 1024 + 1)):
+                _ext.set_enabled(False)
+                want = _decode_in_chunks(data, t_ref, sizes)
+                _ext.set_enabled(True)
+                assert _decode_in_chunks(data, t_ref, sizes) == want
+        for n in (0, 1, 3, 63, 64, 500, 1029, 5000):
+            chunk = bytes(rng.randrange(256) for _ in range(n))
+            _ext.set_enabled(False)
+            want = crc24q(chunk), crc24q(chunk, 0x123456)
+            _ext.set_enabled(True)
+            assert (crc24q(chunk), crc24q(chunk, 0x123456)) == want
+    finally:
+        _ext.set_enabled(prev)

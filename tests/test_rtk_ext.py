@@ -29,7 +29,7 @@ def test_loader_falls_back_when_absent_or_disabled():
         assert _ext.kernel("lambda_core", "reduce") is None  # switched off -> the caller uses numpy
     finally:
         _ext.set_enabled(prev)
-    assert set(_ext.status()) == {"lambda_core"}
+    assert set(_ext.status()) == {"lambda_core", "rtcm3_core"}
 
 
 def _random_problems(seed: int, count: int):

@@ -10,6 +10,9 @@ Kernels:
 * ``lambda_core.reduce(L, D) -> (L, D, Z)`` and ``lambda_core.search(L, D, zs, m) -> (cand, sq)``:
   drop-in for :func:`rtk_engine.solvers.lambda_search.reduce` / ``search`` (LAMBDA decorrelation and
   MLAMBDA search, about half of the RTK engine's time per epoch in pure Python).
+* ``rtcm3_core.crc24q(data, crc)`` and ``rtcm3_core.msm_run(...)``: drop-in for the CRC-24Q table loop of
+  :mod:`rtk_engine.formats.rtcm3_frame` and the per-cell arithmetic of
+  :func:`rtk_engine.formats.rtcm3.msm_batch.decode_run` (RTCM 3 decoding on live streams).
 
 Switches: the environment variable ``BEIDOU_NO_EXT=1`` (read at import) or :func:`set_enabled`.
 """
@@ -24,7 +27,7 @@ from typing import Callable
 __all__ = ["available", "enabled", "kernel", "set_enabled", "status"]
 
 log = logging.getLogger(__name__)
-_MODULES = ("lambda_core",)
+_MODULES = ("lambda_core", "rtcm3_core")
 _loaded: dict[str, ModuleType | None] = {}
 _enabled = os.environ.get("BEIDOU_NO_EXT", "") in ("", "0")
 

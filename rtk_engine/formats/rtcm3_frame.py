@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import _ext
+
 PREAMBLE = 0xD3
 MAX_PAYLOAD = 1023
 _POLY = 0x1864CFB
@@ -53,6 +55,9 @@ def _crc24q_np(data: bytes) -> int:
 
 def crc24q(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
     """CRC-24Q (Qualcomm) of ``data``, as used by RTCM 3 and SBAS."""
+    compiled = _ext.kernel("rtcm3_core", "crc24q")  # optional Cython kernel, same result
+    if compiled is not None:
+        return compiled(data if isinstance(data, (bytes, bytearray)) else bytes(data), crc)
     if crc == 0 and 64 <= len(data) <= _MAX_FRAME:  # same result, vectorised for frame-sized input
         return _crc24q_np(bytes(data))
     t = _TABLE
@@ -159,7 +164,7 @@ class FrameScanner:
 
 def _frames_crc_ok(buf: bytearray, starts: list[int], totals: list[int]) -> list[bool]:
     """CRC-24Q check of whole frames ``buf[s:s + total]`` (a few one by one, more in one vectorised pass)."""
-    if len(starts) < 8:
+    if len(starts) < 8 or _ext.kernel("rtcm3_core", "crc24q") is not None:
         return [crc24q(buf[s:s + t - 3]) == int.from_bytes(buf[s + t - 3:s + t], "big") for s, t in zip(starts, totals)]
     import numpy as np
     if _POS_TABLE is None:

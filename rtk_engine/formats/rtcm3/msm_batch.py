@@ -12,6 +12,7 @@ from itertools import accumulate
 
 import numpy as np
 
+from ... import _ext
 from ...constants import CLIGHT
 from . import msm_tables as T
 from .bits import Rtcm3DecodeError
@@ -200,6 +201,9 @@ class _RunLayout:
     has_rate: bool  # some cell has a phase-range rate (MSM5/7): Doppler computed
     has_ext: bool  # some satellite has extended info (MSM5/7): GLONASS channels learnt
     signed: np.ndarray  # per gathered value: two's complement field
+    signed_u8: np.ndarray  # the same flags as uint8 (and b1/b2 below) for the compiled kernel
+    b1_u8: np.ndarray
+    b2_u8: np.ndarray
     epoch: tuple | None = None  # decoder.build_epoch's structure of an epoch made of exactly this run
 
 
@@ -235,7 +239,8 @@ def _run_layout(payloads: list[bytes], plans: list[_Plan]) -> _RunLayout:
                    np.stack([pr_scale, ph_scale]), cnr_scale, freq, b1, b2, bool(b1.any() or b2.any()), kmat,
                    None if present[6].all() else present[6], None if present[7].all() else present[7],
                    None if present[3].all() else present[3], np.unique(lock_index).size == lock_index.size,
-                   bool(present[2].any()), bool(present[3].any()), sgn.astype(bool))
+                   bool(present[2].any()), bool(present[3].any()), sgn.astype(bool), sgn.astype(np.uint8),
+                   b1.astype(np.uint8), b2.astype(np.uint8))
     if nc and len(plans) <= 32 and len(_RUNS) < 1024:  # epochs repeat; long runs (whole files) do not
         _RUNS[key] = r
     return r
@@ -250,6 +255,13 @@ def decode_run(payloads: list[bytes], plans: list[_Plan], glo_channel: np.ndarra
     lay = _run_layout(payloads, plans)
     byte_idx, lsh, rsh, rsh_signed = lay.gather
     joined = b"".join(payloads) + bytes(8)
+    compiled = _ext.kernel("rtcm3_core", "msm_run")  # optional Cython kernel, same numbers
+    if compiled is not None:
+        vals, code_m, phase, dop, snr, _, missing = compiled(
+            joined, byte_idx, lsh, rsh, lay.signed_u8, lay.imat, lay.valid_when, lay.scale, lay.cnr_scale,
+            lay.freq, lay.b1_u8, lay.b2_u8, glo_channel, lay.kmat[4], lay.glo_fdma, lay.has_rate, RANGE_MS_M,
+            RANGE_MS_M / CLIGHT, -1.0 / CLIGHT)
+        return _run_cells(lay, vals, code_m, phase, dop, snr, missing)
     words = np.ndarray((len(joined) - 7,), dtype=">u8", buffer=joined, strides=(1,))  # 8-byte window at each byte
     top = words[byte_idx].astype(np.uint64) << lsh  # each field's first bit moved to bit 63
     v = np.empty(top.size + 1, np.int64)
@@ -278,10 +290,17 @@ def decode_run(payloads: list[bytes], plans: list[_Plan], glo_channel: np.ndarra
         dop = np.full(code_m.size, np.nan)
     snr = np.where(cnr > 0, cnr * lay.cnr_scale, np.nan).astype(np.float32)
     missing = int(np.count_nonzero((lay.b1 | lay.b2) & np.isnan(freq) & np.isfinite(code_m))) if lay.glo_fdma else 0
+    return _run_cells(lay, vals, code_m, phase, dop, snr, missing)
+
+
+def _run_cells(lay: _RunLayout, vals: np.ndarray, code_m: np.ndarray, phase: np.ndarray, dop: np.ndarray,
+               snr: np.ndarray, missing: int) -> RunCells:
+    _, _, _, ext, _, _, lock, half, _, _ = vals
+    _, _, sat_key, code_key, glo_prn, lock_index = lay.kmat
     return RunCells(sat_key, code_key, code_m, phase, dop, snr,
                     lock if lay.lock is None else np.where(lay.lock, lock, -1),
                     half if lay.half is None else np.where(lay.half, half, 0), lock_index,
-                    ext if lay.ext is None else np.where(lay.ext, ext, -1), glo_prn, missing, lay.lock_unique,
+                    ext if lay.ext is None else np.where(lay.ext, ext, -1), glo_prn, int(missing), lay.lock_unique,
                     lay.has_ext, lay, lay.b1 | lay.b2)
 
 

@@ -1,0 +1,113 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled RTCM 3 kernels: CRC-24Q and the per-cell MSM arithmetic of ``msm_batch.decode_run``.
+
+Same operations in the same order as the numpy reference (``rtk_engine/formats/rtcm3_frame.py``
+and ``rtk_engine/formats/rtcm3/msm_batch.py``), no fused multiply-add (``-ffp-contract=off``), so
+the results are bit-identical (``tests/test_rtcm3_decode.py``); only the per-call overhead of some
+forty small numpy operations per epoch is gone. Units as there: ms, metres, cycles, Hz, dB-Hz.
+"""
+import numpy as np
+
+cimport numpy as cnp
+from libc.math cimport NAN, isfinite, isnan
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+
+cnp.import_array()
+
+cdef uint32_t _TABLE[256]
+
+
+cdef void _init_table():
+    cdef int i, k
+    cdef uint32_t crc
+    for i in range(256):
+        crc = (<uint32_t>i) << 16
+        for k in range(8):
+            crc <<= 1
+            if crc & 0x1000000:
+                crc ^= 0x1864CFB
+        _TABLE[i] = crc & 0xFFFFFF
+
+
+_init_table()
+
+
+def crc24q(const unsigned char[::1] data, unsigned int crc=0):
+    """CRC-24Q (Qualcomm) of ``data`` continuing from ``crc``."""
+    cdef Py_ssize_t i, n = data.shape[0]
+    cdef uint32_t c = crc
+    for i in range(n):
+        c = ((c << 8) & 0xFFFFFF) ^ _TABLE[((c >> 16) ^ data[i]) & 0xFF]
+    return c
+
+
+def msm_run(const unsigned char[::1] joined, const int64_t[::1] byte_idx, const uint64_t[::1] lsh,
+            const uint64_t[::1] rsh, const unsigned char[::1] signed_, const int64_t[:, ::1] imat,
+            const int64_t[:, ::1] valid_when, const double[:, ::1] scale, const double[::1] cnr_scale,
+            const double[::1] freq_in, const unsigned char[::1] b1, const unsigned char[::1] b2,
+            const double[::1] glo_channel, const int64_t[::1] glo_prn, bint glo_fdma, bint has_rate,
+            double range_ms_m, double phase_k, double dop_k):
+    """(vals [10, nc] int64, code_m, phase_cyc, doppler_hz, snr_dbhz float32, freq, missing) of a run.
+
+    ``joined``: the payloads back to back plus 8 zero bytes; the other arrays are the run layout
+    (``msm_batch._RunLayout``); ``phase_k`` = RANGE_MS_M / CLIGHT, ``dop_k`` = -1 / CLIGHT."""
+    cdef Py_ssize_t n = byte_idx.shape[0], nc = imat.shape[1], i, j, r
+    cdef uint64_t w
+    cdef int64_t b, idx, ext
+    cdef double rough, chan, f
+    v_arr = np.empty(n + 1, np.int64)
+    cdef int64_t[::1] v = v_arr
+    for i in range(n):
+        b = byte_idx[i]
+        w = 0
+        for j in range(8):
+            w = (w << 8) | joined[b + j]
+        w = w << lsh[i]
+        if signed_[i]:
+            v[i] = (<int64_t>w) >> rsh[i]
+        else:
+            v[i] = <int64_t>(w >> rsh[i])
+    v[n] = -1  # sentinel for absent fields
+    vals_arr = np.empty((10, nc), np.int64)
+    cdef int64_t[:, ::1] vals = vals_arr
+    for r in range(10):
+        for i in range(nc):
+            idx = imat[r, i]
+            vals[r, i] = v[idx] if idx >= 0 else v[n]
+    code_arr = np.empty(nc)
+    phase_arr = np.empty(nc)
+    dop_arr = np.empty(nc)
+    snr_arr = np.empty(nc, np.float32)
+    freq_arr = np.array(freq_in, dtype=np.float64, copy=True)
+    cdef double[::1] code = code_arr, phase = phase_arr, dop = dop_arr, freq = freq_arr
+    cdef float[::1] snr = snr_arr
+    cdef Py_ssize_t missing = 0
+    for i in range(nc):
+        if glo_fdma and (b1[i] or b2[i]):
+            ext = vals[3, i]
+            chan = (<double>ext) - 7.0 if 0 <= ext <= 13 else glo_channel[glo_prn[i]]
+            if b1[i]:
+                freq[i] = 1602e6 + 0.5625e6 * chan
+            else:
+                freq[i] = 1246e6 + 0.4375e6 * chan
+        f = freq[i]
+        rough = (<double>vals[0, i]) + (<double>vals[1, i]) * (1.0 / 1024.0)
+        if vals[0, i] != valid_when[0, i] and vals[4, i] != valid_when[4, i]:
+            code[i] = ((<double>vals[4, i]) * scale[0, i] + rough) * range_ms_m
+        else:
+            code[i] = NAN
+        if vals[0, i] != valid_when[0, i] and vals[5, i] != valid_when[5, i]:
+            phase[i] = ((<double>vals[5, i]) * scale[1, i] + rough) * phase_k * f
+        else:
+            phase[i] = NAN
+        if has_rate and vals[2, i] != valid_when[2, i] and vals[9, i] != valid_when[9, i]:
+            dop[i] = ((<double>vals[2, i]) + (<double>vals[9, i]) * 1e-4) * dop_k * f
+        else:
+            dop[i] = NAN
+        if vals[8, i] > 0:
+            snr[i] = <float>((<double>vals[8, i]) * cnr_scale[i])
+        else:
+            snr[i] = NAN
+        if glo_fdma and (b1[i] or b2[i]) and isnan(f) and isfinite(code[i]):
+            missing += 1
+    return vals_arr, code_arr, phase_arr, dop_arr, snr_arr, freq_arr, missing
