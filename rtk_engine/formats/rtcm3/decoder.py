@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ... import _ext
 from ... import gnss_time as gt
 from ...nav import GlonassEphemeris, KeplerEphemeris, NavData
 from ...obs import ObsBlock, ObsHeader
@@ -273,8 +274,8 @@ class Rtcm3Decoder:
         """Cells of consecutive epochs (``n_msgs`` held MSMs each) decoded together: per epoch (cells, GLONASS
         numbers, extended info) for the caller to learn channels from in order. None when one epoch at a time
         would give other numbers (a later epoch relies on a channel learnt in the batch) or is as cheap."""
-        if len(n_msgs) < 2 or not payloads:
-            return None
+        if len(n_msgs) < 2 or not payloads or _ext.kernel("rtcm3_core", "msm_run") is not None:
+            return None  # with the compiled kernel, epochs with cached layouts are cheaper one at a time
         rc = decode_run(payloads, plans, self._channel_array())
         if rc.has_ext and self._learnt_channel_used(rc):
             return None
