@@ -27,19 +27,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from .linalg import LinAlgError, chol, chol_solve
+from .linalg import LinAlgError, chol, chol_solve, put_sub, sorted_unique, sub
 
 from ...geodesy.ellipsoid import ecef_to_geodetic
 from ...models.geometry import az_el_from_los, geometric_range
 from ...models.troposphere import tropo_delay
 from ...solution import Quality
-from .ambiguity import ArResult, resolve
+from .ambiguity import ArResult, group_refs, resolve
 from .cycle_slip import SlipDetector
 from .options import RtkOptions
 from .prepare import EpochArrays, _day_of_year
 from .snr_weight import SnrDropWeights
 
 NP = 3  # position states
+_POS_IX = np.arange(NP)
 R_EARTH_M, IONO_H_M = 6_371_000.0, 350_000.0
 
 
@@ -270,8 +271,8 @@ class RtkFilter:
                 break
         if rows is not None:
             self.x[rows.ix] = x_new[rows.ix]
-            self.P[np.ix_(rows.ix, rows.ix)] = P_new
-        n_dd_sats = int(np.unique(np.nonzero(ok)[0]).size) if rows is not None else 0
+            put_sub(self.P, rows.ix, P_new)
+        n_dd_sats = int(np.count_nonzero(ok.any(axis=1))) if rows is not None else 0
         self.lock[self.active & ok] += 1
 
         quality = Quality.NONE
@@ -347,17 +348,11 @@ class RtkFilter:
             if ss.size < 2:
                 return None
             # a position needs 3 independent satellite pairs (one reference per system)
-            u = np.unique(ss)
+            u = sorted_unique(ss)
             if u.size - np.unique(self.group[u, 0] // 16).size < 3 and self.opts.mode == "kinematic":
                 return None
             g = self.group[ss, ff]
-            e = el[ss]
-            order = np.lexsort((-e, g))
-            gs = g[order]
-            starts = np.r_[True, gs[1:] != gs[:-1]]
-            ref_sorted = order[np.flatnonzero(starts)][np.cumsum(starts) - 1]
-            ref = np.empty_like(order)
-            ref[order] = ref_sorted
+            ref = group_refs(g, el[ss])
             nonref = np.flatnonzero(ref != np.arange(ss.size))
             if nonref.size < 1:
                 return None
@@ -370,9 +365,8 @@ class RtkFilter:
             wl = self.wl
             amb_i = self.amb_idx[i_s, i_f]
             amb_j = self.amb_idx[j_s, j_f]
-            x_amb_lin = np.where(self.active, x_lin[self.amb_idx], 0.0)
             x_lin = x_lin.copy()
-            x_lin[self.amb_idx] = np.where(self.active, x_amb_lin, 0.0)
+            x_lin[self.amb_idx] = np.where(self.active, x_lin[self.amb_idx], 0.0)
             y_phi = wl * sd_phase - geo
             y_code = sd_code - geo
             v_phi = ((y_phi[i_s, i_f] - wl[i_s, i_f] * x_lin[amb_i])
@@ -395,11 +389,11 @@ class RtkFilter:
                     dd_ion = dd_ion + h_vert * x_lin[self.ivert_idx]
                 v_phi = v_phi + dd_ion  # phase advance: model -mu I
                 v_code = v_code - dd_ion
-                ix = np.r_[np.arange(NP), self.amb_idx[self.active], self.iono_idx[self.iono_active]]
+                ix = np.concatenate((_POS_IX, self.amb_idx[self.active], self.iono_idx[self.iono_active]))
                 if vert_on:
-                    ix = np.r_[ix, self.ivert_idx]
+                    ix = np.append(ix, self.ivert_idx)
             else:
-                ix = np.r_[np.arange(NP), self.amb_idx[self.active]]
+                ix = np.concatenate((_POS_IX, self.amb_idx[self.active]))
             col = np.full(self.nx, -1)
             col[ix] = np.arange(ix.size)
             m = nonref.size
@@ -429,11 +423,11 @@ class RtkFilter:
                 cf = np.where(self.is_glo, opts.noise.glonass_code_factor ** 2, 1.0) * opts.noise.code_phase_ratio ** 2
                 R[m:, m:] = np.diag(vi * cf[i_s]) + same * (vj * cf[j_s])[None, :]
             # innovation about the prior: z - h(x_lin) + H (x_lin - x_prior)
-            v = np.r_[v_phi, v_code] + H @ (x_lin[ix] - x_prior[ix])
-            Pa = self.P[np.ix_(ix, ix)]
+            v = np.concatenate((v_phi, v_code)) + H @ (x_lin[ix] - x_prior[ix])
+            Pa = sub(self.P, ix)
             PHt = Pa @ H.T
             S = H @ PHt + R
-            bad = np.abs(v) > opts.slip.innovation_sigma * np.sqrt(np.diag(S))
+            bad = np.abs(v) > opts.slip.innovation_sigma * np.sqrt(S.diagonal())
             keep = np.ones(2 * m, bool)
             bad_phase = bad[:m].copy()
             if not bad_phase.any():
@@ -447,7 +441,7 @@ class RtkFilter:
                 # post-fit test: in kinematic mode the position prior is loose, so a slipped phase
                 # hides from the innovation test but stands out once the other phases fix the position
                 vp = (v[keep] - H[keep] @ dx)[: int(keep[:m].sum())]
-                rp = np.abs(vp) / np.sqrt(np.diag(R)[keep][: vp.size])
+                rp = np.abs(vp) / np.sqrt(R.diagonal()[keep][: vp.size])
                 if vp.size and rp.max() > opts.slip.innovation_sigma:
                     worst = np.flatnonzero(keep[:m])[int(np.argmax(rp))]
                     bad_phase[worst] = True
@@ -458,7 +452,7 @@ class RtkFilter:
                     cols = np.full((2 * m, 2), -1)
                     cols[:m, 0] = col[amb_i]
                     cols[:m, 1] = col[amb_j]
-                    rows = DdRows(v=v[keep], H=H[keep], R_diag=np.diag(R)[keep].copy(),
+                    rows = DdRows(v=v[keep], H=H[keep], R_diag=R.diagonal()[keep].copy(),
                                   is_phase=(np.arange(2 * m) < m)[keep], amb_cols=cols[keep],
                                   x_prior=x_prior[ix].copy(), ix=ix)
                     return rows, x_post, Pn
@@ -482,7 +476,7 @@ class RtkFilter:
     def _solve(Pa, PHt, H, R, v, keep):
         """Kalman gain step on the kept rows: (dx, P_post) or None."""
         H, v, PHt = H[keep], v[keep], PHt[:, keep]
-        S = H @ PHt + R[np.ix_(keep, keep)]
+        S = H @ PHt + R[keep][:, keep]
         try:
             c = chol(S)
         except LinAlgError:
@@ -495,7 +489,7 @@ class RtkFilter:
         """Fix-and-hold: DD ambiguities constrained to their integers (pseudo-measurements)."""
         ix = ar.ix
         T = ar.T
-        Pa = self.P[np.ix_(ix, ix)]
+        Pa = sub(self.P, ix)
         xa = self.x[ix]
         v = ar.fixed_amb - T @ xa
         R = np.eye(T.shape[0]) * self.opts.ar.hold_var_cyc2
@@ -508,4 +502,4 @@ class RtkFilter:
         K = chol_solve(c, PHt.T).T
         self.x[ix] = xa + K @ v
         Pn = Pa - K @ PHt.T
-        self.P[np.ix_(ix, ix)] = 0.5 * (Pn + Pn.T)
+        put_sub(self.P, ix, 0.5 * (Pn + Pn.T))
