@@ -29,9 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 from .linalg import LinAlgError, chol, chol_solve, put_sub, sorted_unique, sub
 
-from ...geodesy.ellipsoid import ecef_to_geodetic
-from ...models.geometry import az_el_from_los, geometric_range
-from ...models.troposphere import tropo_delay
+from ...geodesy.ellipsoid import ecef_to_geodetic_point, enu_rotation_point
+from ...models.geometry import geometric_range
+from ...models.troposphere import tropo_delay_site
 from ...solution import Quality
 from .ambiguity import ArResult, group_refs, resolve
 from .cycle_slip import SlipDetector
@@ -118,6 +118,7 @@ class RtkFilter:
         self.det_b = SlipDetector(wavelength_m, opts.slip)
         self.n_rejected = 0
         self._trop_llh = None
+        self._doy = (-1, 0)  # (epoch index, day of year) of the last geometry call
         nz = opts.noise
         self.snr_w_r = SnrDropWeights((s, f), nz.snr_drop_decay_db_per_s, nz.snr_drop_free_db,
                                       nz.snr_drop_db_per_decade, nz.snr_drop_max_factor)
@@ -325,12 +326,16 @@ class RtkFilter:
         """Single-difference modelled range [S, F] (m): geometry, satellite clock, troposphere and,
         when antenna models are given, ARP + PCO + PCV of both receivers; and the rover LOS [S, 3]."""
         rng, los = geometric_range(A.sat_pos_r[k], pos[None, :])
-        az_r, el_r, llh = az_el_from_los(los, pos)
-        doy = _day_of_year(A.time_ns[k:k + 1])[0]
-        trop, _ = tropo_delay(np.where(np.isfinite(el_r) & (el_r > 0), el_r, np.nan), llh[0], llh[2], doy)
+        lat, lon, h = ecef_to_geodetic_point(*pos.tolist())
+        enu = los @ enu_rotation_point(lat, lon).T
+        el_r = np.arcsin(np.clip(enu[:, 2], -1.0, 1.0))
+        if self._doy[0] != k:
+            self._doy = (k, int(_day_of_year(A.time_ns[k:k + 1])[0]))
+        trop, _ = tropo_delay_site(el_r, lat, h, self._doy[1])  # NaN below the horizon and for NaN LOS
         geo = (rng - A.sat_clk_r_m[k] + trop) - (A.range_b_m[k] - A.sat_clk_b_m[k] + A.trop_b_m[k])
         geo = np.broadcast_to(geo[:, None], self.shape)
         if A.ant_r is not None:
+            az_r = np.arctan2(enu[:, 0], enu[:, 1]) % (2.0 * np.pi)
             geo = geo + A.ant_r.correction(az_r, el_r)
         if A.ant_b_m is not None:
             geo = geo - A.ant_b_m[k]
