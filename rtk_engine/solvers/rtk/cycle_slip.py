@@ -38,6 +38,11 @@ class SlipDetector:
         self.mw_n = np.zeros((s, max(f - 1, 0)))
         self.clock_jumps = 0
         self.counts = {"lli": 0, "gf": 0, "mw": 0, "doppler": 0}
+        # per-layout constants of the combinations (first slot against each other slot)
+        f0, fk = self.freq[:, :1], self.freq[:, 1:]
+        self._f0, self._fk = f0, fk
+        self._f0_minus_fk, self._f0_plus_fk = f0 - fk, f0 + fk
+        self._wide_wl = CLIGHT / (f0 - fk)
 
     def detect(self, t_ns: int, phase: np.ndarray, code: np.ndarray, doppler: np.ndarray, lli: np.ndarray
                ) -> np.ndarray:
@@ -51,23 +56,20 @@ class SlipDetector:
             dt = None
         lam_phi = phase * self.wl  # [m]
         if self.wl.shape[1] > 1:
-            gf = lam_phi[:, :1] - lam_phi[:, 1:]
-            wl0, wlk = self.wl[:, :1], self.wl[:, 1:]
-            f0, fk = self.freq[:, :1], self.freq[:, 1:]
-            wide_m = (f0 * lam_phi[:, :1] - fk * lam_phi[:, 1:]) / (f0 - fk)
-            narrow_code = (f0 * code[:, :1] + fk * code[:, 1:]) / (f0 + fk)
-            mw = (wide_m - narrow_code) / (CLIGHT / (f0 - fk))
-            sat_slip = np.zeros(phase.shape[0], bool)
+            phi0, phik = lam_phi[:, :1], lam_phi[:, 1:]
+            gf = phi0 - phik
+            f0, fk = self._f0, self._fk
+            wide_m = (f0 * phi0 - fk * phik) / self._f0_minus_fk
+            narrow_code = (f0 * code[:, :1] + fk * code[:, 1:]) / self._f0_plus_fk
+            mw = (wide_m - narrow_code) / self._wide_wl
+            m = (self.mw_n >= 3) & (np.abs(mw - self.mw_mean) > o.mw_cyc)  # NaN compares False
+            sat_slip = m.any(axis=1)
+            self.counts["mw"] += int(np.count_nonzero(sat_slip))
             if dt is not None:
                 thr = o.gf_m * max(1.0, abs(dt)) ** 0.5
-                with np.errstate(invalid="ignore"):
-                    g = np.abs(gf - self.gf_prev) > thr
-                    self.counts["gf"] += int(g.any(axis=1).sum())
-                    sat_slip |= g.any(axis=1)
-            with np.errstate(invalid="ignore"):
-                m = (self.mw_n >= 3) & (np.abs(mw - self.mw_mean) > o.mw_cyc)
-            self.counts["mw"] += int(m.any(axis=1).sum())
-            sat_slip |= m.any(axis=1)
+                g = (np.abs(gf - self.gf_prev) > thr).any(axis=1)
+                self.counts["gf"] += int(np.count_nonzero(g))
+                sat_slip |= g
             slip |= sat_slip[:, None] & np.isfinite(phase)
             # running mean of MW, restarted at a slip or when the signal was absent
             fresh = sat_slip[:, None] | ~np.isfinite(self.mw_mean) | slip[:, :1] | slip[:, 1:]
@@ -82,8 +84,8 @@ class SlipDetector:
             dop = np.where(np.isfinite(self.dop_prev), 0.5 * (doppler + self.dop_prev), doppler)
             r = (phase - self.phase_prev) + dop * dt
             ok = np.isfinite(r)
-            if ok.sum() >= 2:
-                med = np.median(r[ok])
+            if np.count_nonzero(ok) >= 2:
+                med = _median(r[ok])
                 if abs(med) > 1000.0:
                     self.clock_jumps += 1
                 d = np.abs(r - med) > o.doppler_cyc
@@ -101,3 +103,11 @@ class SlipDetector:
         self.gf_prev[:] = np.nan
         self.mw_mean[:] = np.nan
         self.mw_n[:] = 0.0
+
+
+def _median(a: np.ndarray) -> float:
+    """``np.median`` of a 1-D finite array (same value: the mean of the two middle ones when even),
+    without its generic-axis overhead."""
+    s = np.sort(a)
+    h = s.size // 2
+    return float(s[h]) if s.size % 2 else float((s[h - 1] + s[h]) / 2.0)
