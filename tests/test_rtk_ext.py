@@ -29,7 +29,7 @@ def test_loader_falls_back_when_absent_or_disabled():
         assert _ext.kernel("lambda_core", "reduce") is None  # switched off -> the caller uses numpy
     finally:
         _ext.set_enabled(prev)
-    assert set(_ext.status()) == {"lambda_core"}
+    assert set(_ext.status()) == {"lambda_core", "slip_core"}
 
 
 def _random_problems(seed: int, count: int):
@@ -115,3 +115,55 @@ def test_compiled_and_numpy_paths_same_rtk_solution_fujisawa_078(monkeypatch):
     # bit-identical kernels -> bit-identical positions (the issue allows 1e-9 m; we hold exactly 0)
     assert np.array_equal(sol_py.ecef_m, sol_c.ecef_m, equal_nan=True)
     assert np.array_equal(sol_py.cov_m2, sol_c.cov_m2, equal_nan=True)
+
+
+@pytest.mark.skipif(not _ext.available("slip_core"), reason="compiled extension rtk_engine._ext.slip_core not built "
+                    "(no C compiler at install; run `make ext`)")
+def test_slip_kernel_bit_identical_on_vehicle_epochs():
+    """Cycle-slip detector, compiled vs numpy, on both receivers of the fujisawa-265 vehicle run (LLI
+    and GF slips in the data) plus injected trouble: a 1-cycle L2 slip (GF), a 20-cycle L1 slip
+    (MW and Doppler), a receiver clock jump (all phases), a data gap (restart) and a NaN
+    signal; flags, counters and the whole detector state must agree exactly after every epoch."""
+    from rtk_engine.formats.rinex_nav import read_nav
+    from rtk_engine.formats.rinex_obs import read_obs
+    from rtk_engine.solvers.rtk import load_options
+    from rtk_engine.solvers.rtk.cycle_slip import SlipDetector
+    from rtk_engine.solvers.rtk.prepare import prepare
+
+    d = "rtk/fujisawa-2021-265"
+    opts = load_options()
+    A = prepare(read_obs(shared_path(f"{d}/SEPT265G.21O")), read_obs(shared_path(f"{d}/3034265G.21O")),
+                read_nav(shared_path(f"{d}/SEPT2650.21P")), [-3959400.631, 3385704.533, 3667523.111], opts)
+    for rcv in ("r", "b"):
+        phase = getattr(A, f"phase_{rcv}").copy()
+        code, dop, lli = getattr(A, f"code_{rcv}"), getattr(A, f"doppler_{rcv}"), getattr(A, f"lli_{rcv}")
+        t = A.time_ns.copy()
+        s1, s2 = np.argsort(-np.isfinite(phase[:, :, :2]).all(axis=2).sum(axis=0))[:2]  # best tracked satellites
+        phase[100:, s1, 1] += 1.0  # GF: 1 L2 cycle
+        phase[150:, s2, 0] += 20.0  # L1 only: MW (20 wide-lane cycles), GF and Doppler
+        phase[200:] += 5000.0  # clock jump
+        phase[250, 7, 0] = np.nan
+        t[300:] += 120 * 10**9  # gap beyond max_gap_s: restart
+        names = ("gf_prev", "mw_mean", "mw_n", "phase_prev", "dop_prev")
+        dets = {}
+        for flag in (False, True):
+            prev = _ext.set_enabled(flag)
+            try:
+                det = SlipDetector(A.wavelength_m, opts.slip)
+                flags, states = [], []
+                for k in range(t.size):
+                    flags.append(det.detect(int(t[k]), phase[k], code[k], dop[k], lli[k]))
+                    states.append([getattr(det, name).copy() for name in names])
+                dets[flag] = (det, flags, states)
+            finally:
+                _ext.set_enabled(prev)
+        (py, flags_py, states_py), (c, flags_c, states_c) = dets[False], dets[True]
+        assert all(np.array_equal(a, b) and b.dtype == bool for a, b in zip(flags_py, flags_c))
+        for k, (sp, sc) in enumerate(zip(states_py, states_c)):  # the state after every epoch
+            for name, a, b in zip(names, sp, sc):
+                assert np.array_equal(a, b, equal_nan=True), (k, name)
+        assert py.counts == c.counts and py.clock_jumps == c.clock_jumps
+        assert py.counts["gf"] > 0 and py.counts["mw"] > 0  # the tests under comparison really fired
+        if np.isfinite(dop).any():  # the rover file carries no Doppler, the base file does
+            assert py.counts["doppler"] > 0 and py.clock_jumps >= 1
+

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import _ext
 from ...constants import CLIGHT
 from .options import SlipOptions
 
@@ -25,7 +26,7 @@ class SlipDetector:
     """Stateful slip tests for a fixed [S, F] layout with wavelengths ``wavelength_m`` [S, F]."""
 
     def __init__(self, wavelength_m: np.ndarray, opts: SlipOptions, max_gap_s: float = 60.0):
-        self.wl = np.asarray(wavelength_m, float)
+        self.wl = np.ascontiguousarray(wavelength_m, float)
         self.freq = CLIGHT / self.wl
         self.opts = opts
         self.max_gap_s = max_gap_s
@@ -39,7 +40,7 @@ class SlipDetector:
         self.clock_jumps = 0
         self.counts = {"lli": 0, "gf": 0, "mw": 0, "doppler": 0}
         # per-layout constants of the combinations (first slot against each other slot)
-        f0, fk = self.freq[:, :1], self.freq[:, 1:]
+        f0, fk = np.ascontiguousarray(self.freq[:, :1]), np.ascontiguousarray(self.freq[:, 1:])
         self._f0, self._fk = f0, fk
         self._f0_minus_fk, self._f0_plus_fk = f0 - fk, f0 + fk
         self._wide_wl = CLIGHT / (f0 - fk)
@@ -48,12 +49,15 @@ class SlipDetector:
                ) -> np.ndarray:
         """Slip flags [S, F] for this epoch (cycles, metres, Hz, LLI bits); updates the state."""
         o = self.opts
-        slip = (np.asarray(lli) & 1).astype(bool) & np.isfinite(phase)
-        self.counts["lli"] += int(slip.sum())
         dt = None if self.t_prev is None else (t_ns - self.t_prev) * 1e-9
         if dt is not None and (abs(dt) > self.max_gap_s or dt == 0):
             self._restart()
             dt = None
+        compiled = _ext.kernel("slip_core", "detect")  # optional Cython kernel, same numbers
+        if compiled is not None:
+            return self._detect_compiled(compiled, t_ns, phase, code, doppler, lli, dt)
+        slip = (np.asarray(lli) & 1).astype(bool) & np.isfinite(phase)
+        self.counts["lli"] += int(slip.sum())
         lam_phi = phase * self.wl  # [m]
         if self.wl.shape[1] > 1:
             phi0, phik = lam_phi[:, :1], lam_phi[:, 1:]
@@ -94,6 +98,23 @@ class SlipDetector:
                 slip |= d
         self.phase_prev = phase.copy()
         self.dop_prev = doppler.copy()
+        self.t_prev = t_ns
+        return slip
+
+    def _detect_compiled(self, kernel, t_ns: int, phase, code, doppler, lli, dt: float | None) -> np.ndarray:
+        """:meth:`detect` through ``rtk_engine._ext.slip_core`` (state updated in place)."""
+        o = self.opts
+        c = np.ascontiguousarray
+        for name in ("gf_prev", "mw_mean", "mw_n", "phase_prev", "dop_prev"):  # the kernel writes in place
+            setattr(self, name, c(getattr(self, name), dtype=float))
+        slip, n_lli, n_gf, n_mw, n_dop, jump = kernel(
+            c(phase, dtype=float), c(code, dtype=float), c(doppler, dtype=float), c(lli, dtype=np.uint8),
+            self.wl, self._f0, self._fk, self._f0_minus_fk, self._f0_plus_fk, self._wide_wl,
+            self.gf_prev, self.mw_mean, self.mw_n, self.phase_prev, self.dop_prev, dt is not None,
+            0.0 if dt is None else dt, o.gf_m * max(1.0, abs(dt or 0.0)) ** 0.5, o.mw_cyc, o.doppler_cyc)
+        for key, n in (("lli", n_lli), ("gf", n_gf), ("mw", n_mw), ("doppler", n_dop)):
+            self.counts[key] += n
+        self.clock_jumps += int(jump)
         self.t_prev = t_ns
         return slip
 
