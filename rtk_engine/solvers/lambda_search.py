@@ -66,8 +66,8 @@ def ltdl(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     except np.linalg.LinAlgError:
         raise LambdaError("ambiguity covariance not positive definite") from None
     u = c[::-1, ::-1]
-    du = np.diag(u)
-    if not np.all(du > 0.0):
+    du = u.diagonal()
+    if not (du > 0.0).all():
         raise LambdaError("ambiguity covariance not positive definite")
     lmat = (u / du[None, :]).T
     return lmat, du * du
@@ -216,7 +216,7 @@ def lambda_search(a: np.ndarray, Q: np.ndarray, m: int = 2) -> LambdaResult:
     n = a.shape[0]
     if n == 0 or Q.shape != (n, n):
         raise LambdaError(f"need n >= 1 ambiguities and an n x n covariance, got {a.shape} and {Q.shape}")
-    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(Q))):
+    if not (np.isfinite(a).all() and np.isfinite(Q).all()):
         raise LambdaError("non-finite float ambiguities or covariance")
     L, D, Z = decorrelate(Q)
     # shift by the integer part to keep the search numbers small, then restore

@@ -41,6 +41,7 @@ from .snr_weight import SnrDropWeights
 
 NP = 3  # position states
 _POS_IX = np.arange(NP)
+_EL_FLOOR = float(np.radians(1.0))  # elevation floor of the variance model
 R_EARTH_M, IONO_H_M = 6_371_000.0, 350_000.0
 
 
@@ -185,7 +186,7 @@ class RtkFilter:
         """Single-difference phase variance [m^2] per (satellite, slot): rover + base, each the
         elevation model times its C/N0-drop factor (``snr_weight.py``)."""
         n = self.opts.noise
-        s = np.sin(np.clip(el, np.radians(1.0), None))
+        s = np.sin(np.maximum(el, _EL_FLOOR))
         und = n.phase_a_m ** 2 + (n.phase_b_m / s) ** 2
         return und[:, None] * (self.var_factor_r + self.var_factor_b)
 
@@ -328,7 +329,7 @@ class RtkFilter:
         rng, los = geometric_range(A.sat_pos_r[k], pos[None, :])
         lat, lon, h = ecef_to_geodetic_point(*pos.tolist())
         enu = los @ enu_rotation_point(lat, lon).T
-        el_r = np.arcsin(np.clip(enu[:, 2], -1.0, 1.0))
+        el_r = np.arcsin(np.minimum(np.maximum(enu[:, 2], -1.0), 1.0))
         if self._doy[0] != k:
             self._doy = (k, int(_day_of_year(A.time_ns[k:k + 1])[0]))
         trop, _ = tropo_delay_site(el_r, lat, h, self._doy[1])  # NaN below the horizon and for NaN LOS

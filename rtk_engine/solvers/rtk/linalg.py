@@ -16,7 +16,7 @@ def chol(S: np.ndarray) -> np.ndarray:
     """"Factor" an SPD matrix for :func:`chol_solve`: its symmetrised inverse.
 
     Raises ``LinAlgError`` when ``S`` is singular or has a non-positive diagonal."""
-    if not np.all(np.diag(S) > 0.0):
+    if not (S.diagonal() > 0.0).all():
         raise LinAlgError("matrix not positive definite")
     inv = np.linalg.inv(S)
     return 0.5 * (inv + inv.T)
