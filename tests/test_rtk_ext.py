@@ -70,6 +70,42 @@ def test_kernels_bit_identical_on_random_problems():
 
 
 @NEEDS_EXT
+def test_reduce_inverse_and_success_rate_kernels_exact():
+    """``reduce_inv`` gives reduce's (L, D, Z) plus an exact Z^-1 (the rounded LU inverse the numpy
+    path uses, and Z Z^-1 = I exactly); ``success_rate`` equals the Python product bit for bit; and
+    ``lambda_search`` gives the same candidates, norms and success rate on both paths."""
+    from rtk_engine._ext import lambda_core
+    n_swapped = 0
+    for Q, a in _random_problems(11, 120):
+        L, D = ls.ltdl(0.5 * (Q + Q.T))
+        ref = PY_REDUCE(L, D)
+        L2, D2, Z2, Zi = lambda_core.reduce_inv(L, D)
+        for r, g in zip(ref, (L2, D2, Z2)):
+            assert np.array_equal(r, g)
+        assert np.array_equal(Zi, np.round(np.linalg.inv(ref[2])))
+        assert np.array_equal(ref[2] @ Zi, np.eye(a.size))
+        n_swapped += not np.array_equal(np.abs(ref[2]), np.eye(a.size))
+        assert lambda_core.success_rate(ref[1]) == ls.success_rate(ref[1])
+        outcome = []
+        for flag in (False, True):
+            prev = _ext.set_enabled(flag)
+            try:
+                outcome.append(ls.lambda_search(a, Q))
+            except ls.LambdaError:
+                outcome.append(None)
+            finally:
+                _ext.set_enabled(prev)
+        if outcome[0] is None:
+            assert outcome[1] is None
+            continue
+        assert np.array_equal(outcome[0].candidates, outcome[1].candidates)
+        assert np.array_equal(outcome[0].sq_norms, outcome[1].sq_norms)
+        assert outcome[0].success_rate == outcome[1].success_rate
+    assert n_swapped > 50  # real decorrelations (not identity Z) were compared
+    assert lambda_core.success_rate(np.array([np.nan])) != lambda_core.success_rate(np.array([np.nan]))  # NaN kept
+
+
+@NEEDS_EXT
 def test_compiled_and_numpy_paths_same_rtk_solution_fujisawa_078(monkeypatch):
     """Whole engine on real data (fix-and-hold, kinematic): same fixes, ratios and positions."""
     from rtk_engine._ext import lambda_core
@@ -85,15 +121,20 @@ def test_compiled_and_numpy_paths_same_rtk_solution_fujisawa_078(monkeypatch):
     opts = load_options()
 
     calls = {"n": 0}
-    compiled_reduce = lambda_core.reduce
+    compiled_reduce, compiled_reduce_inv = lambda_core.reduce, lambda_core.reduce_inv
 
     def counted_reduce(L, D):
         calls["n"] += 1
         return compiled_reduce(L, D)
 
+    def counted_reduce_inv(L, D):
+        calls["n"] += 1
+        return compiled_reduce_inv(L, D)
+
     # route the compiled kernel in both ways lambda_search may reach it: its module globals (before
     # it dispatches through rtk_engine._ext.kernel) and the compiled module itself (after)
     monkeypatch.setattr(lambda_core, "reduce", counted_reduce)
+    monkeypatch.setattr(lambda_core, "reduce_inv", counted_reduce_inv)
     prev = _ext.set_enabled(False)
     try:
         monkeypatch.setattr(ls, "reduce", PY_REDUCE)
