@@ -110,11 +110,12 @@ def tropo_delay_site(el_rad: np.ndarray, lat_rad: float, h_m: float, doy: float,
     c = _coeffs_at(abs(math.degrees(lat_rad)))
     el = np.asarray(el_rad, float)
     sin_el = np.sin(np.maximum(el, _EL_MIN))
-    mh = _marini(sin_el, c[0] - c[3] * cos_t, c[1] - c[4] * cos_t, c[2] - c[5] * cos_t)
-    mh = mh + (1.0 / sin_el - _marini(sin_el, *_NMF_HT)) * h_m / 1e3
-    mw = _marini(sin_el, c[6], c[7], c[8])
-    with np.errstate(invalid="ignore"):
-        return np.where(el > 0.0, zhd * mh + zwd * mw, np.nan), mw
+    # the three continued fractions (hydrostatic, its height term, wet) in one broadcast call
+    abc = np.array([[c[0] - c[3] * cos_t, _NMF_HT[0], c[6]], [c[1] - c[4] * cos_t, _NMF_HT[1], c[7]],
+                    [c[2] - c[5] * cos_t, _NMF_HT[2], c[8]]])[:, :, None]
+    m_hyd, m_ht, mw = _marini(sin_el, abc[0], abc[1], abc[2])
+    mh = m_hyd + (1.0 / sin_el - m_ht) * h_m / 1e3
+    return np.where(el > 0.0, zhd * mh + zwd * mw, np.nan), mw
 
 
 _EL_MIN = float(np.deg2rad(1.0))
