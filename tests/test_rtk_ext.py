@@ -29,7 +29,7 @@ def test_loader_falls_back_when_absent_or_disabled():
         assert _ext.kernel("lambda_core", "reduce") is None  # switched off -> the caller uses numpy
     finally:
         _ext.set_enabled(prev)
-    assert set(_ext.status()) == {"lambda_core", "slip_core"}
+    assert set(_ext.status()) == {"lambda_core", "rinex_core", "slip_core"}
 
 
 def _random_problems(seed: int, count: int):
@@ -208,3 +208,52 @@ def test_slip_kernel_bit_identical_on_vehicle_epochs():
         if np.isfinite(dop).any():  # the rover file carries no Doppler, the base file does
             assert py.counts["doppler"] > 0 and py.clock_jumps >= 1
 
+
+
+NEEDS_RINEX_EXT = pytest.mark.skipif(not _ext.available("rinex_core"), reason="compiled extension "
+                                     "rtk_engine._ext.rinex_core not built (no C compiler at install; run `make ext`)")
+
+
+@NEEDS_RINEX_EXT
+def test_f14_kernel_bit_identical_on_edge_fields():
+    """Compiled F14.3 decoding vs the numpy pass on hand-made fields: blanks, signs, the largest
+    values, misplaced points, inner blanks, stray characters (flagged ``bad`` alike)."""
+    from rtk_engine._ext import rinex_core
+    from rtk_engine.formats.rinex_obs import _parse_f14_3_numpy, parse_f14_3
+
+    texts = ["", "0.000", "-0.001", "123456789.123", "-23456789.123", "9999999999.999", "  1 2.345",
+             "12.3456", "1.23", "--1.000", "1-2.000", "+12.000", "12.000 ", "1.0e5", "abc", "-", ".",
+             "  -   1.250", "\x00" * 14, "20844632.876", "-2.5", "       123.12 "]
+    u = np.frombuffer(b"".join(t.encode("latin-1").rjust(14)[:14] for t in texts), np.uint8).reshape(-1, 14)
+    ref_v, ref_b = _parse_f14_3_numpy(u)
+    got_v, got_b = rinex_core.parse_f14_3(np.ascontiguousarray(u))
+    assert np.array_equal(ref_v, got_v, equal_nan=True) and np.array_equal(ref_b, got_b)
+    assert 0 < ref_b.sum() < len(texts)  # both kinds present
+    vals, bad = parse_f14_3(u)  # with the float() fallback: equals Python's float() wherever that parses
+    for t, v, b in zip(texts, vals, bad):
+        try:
+            expect = float(t) if t.strip() else np.nan
+        except ValueError:
+            expect = np.nan
+        assert (np.isnan(v) and np.isnan(expect)) or v == expect, t
+
+
+@NEEDS_RINEX_EXT
+@pytest.mark.parametrize("rel", ["rtk/fujisawa-2021-265/3034265G.21O", "rtk/gsi-2005-092/07590920.05o",
+                                 "spp/kms3-2022-159/KMS300DNK_R_20221591000_01H_30S_MO.crx"])
+def test_read_obs_same_with_and_without_compiled_f14(rel):
+    """Whole RINEX observation files (RINEX 3, RINEX 2, Hatanaka) read with the kernel on and off."""
+    from rtk_engine.formats.rinex_obs import read_obs
+
+    path = shared_path(rel)
+    blocks = []
+    for flag in (False, True):
+        prev = _ext.set_enabled(flag)
+        try:
+            blocks.append(read_obs(path))
+        finally:
+            _ext.set_enabled(prev)
+    a, b = blocks
+    assert a.n_epochs > 10 and np.isfinite(a.phase_cyc).sum() > 1000
+    for name in ("time_ns", "code_m", "phase_cyc", "doppler_hz", "snr_dbhz", "lli"):
+        assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True), name
