@@ -119,7 +119,7 @@ class RtkFilter:
         self.det_b = SlipDetector(wavelength_m, opts.slip)
         self.n_rejected = 0
         self._trop_llh = None
-        self._epoch_terms = (None, -1, 0, None)  # (arrays, epoch index, day of year, base model) of the last epoch
+        self._epoch_terms = (None, None, 0, None)  # (arrays, (index, time), day of year, base model) of the last epoch
         nz = opts.noise
         self.snr_w_r = SnrDropWeights((s, f), nz.snr_drop_decay_db_per_s, nz.snr_drop_free_db,
                                       nz.snr_drop_db_per_decade, nz.snr_drop_max_factor)
@@ -330,9 +330,9 @@ class RtkFilter:
         lat, lon, h = ecef_to_geodetic_point(*pos.tolist())
         enu = los @ enu_rotation_point(lat, lon).T
         el_r = np.arcsin(np.minimum(np.maximum(enu[:, 2], -1.0), 1.0))
-        cache = self._epoch_terms
-        if cache[0] is not A or cache[1] != k:  # once per epoch, not per iteration (streaming: new A, k = 0)
-            cache = self._epoch_terms = (A, k, int(_day_of_year(A.time_ns[k:k + 1])[0]),
+        cache, t = self._epoch_terms, int(A.time_ns[k])
+        if cache[0] is not A or cache[1] != (k, t):  # once per epoch, not per iteration (streaming: new A, k = 0)
+            cache = self._epoch_terms = (A, (k, t), int(_day_of_year(A.time_ns[k:k + 1])[0]),
                                          A.range_b_m[k] - A.sat_clk_b_m[k] + A.trop_b_m[k])
         doy, base_model = cache[2], cache[3]
         trop, _ = tropo_delay_site(el_r, lat, h, doy)  # NaN below the horizon and for NaN LOS
