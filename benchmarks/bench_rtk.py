@@ -6,7 +6,11 @@ pure-numpy path and with the compiled kernels (``rtk_engine._ext``, ``make ext``
 fujisawa-2021-078 (static roof, 60 epochs) and fujisawa-2021-265 (vehicle, 360 epochs); then the
 in-process engine time on both paths (prepared arrays + filter, files already read) and peak RSS.
 The three programs run interleaved, best of ``--repeat`` each (the machine is shared: the best
-run is the least disturbed one).
+run is the least disturbed one); each table is printed as wall time and as the CPU time (user +
+sys) the program itself used, which other jobs on a loaded machine disturb far less. The project's
+modules are byte-compiled first, as an installed package is: with ``PYTHONDONTWRITEBYTECODE=1``
+(set on the test machine) every run would otherwise recompile its ~40 modules from source, about
+100 ms per process that no installed ``beidou`` pays.
 
     .venv/bin/python benchmarks/bench_rtk.py [--repeat 5]
 """
@@ -22,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: the in-process runs as the timed children
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 DATA = Path(os.environ.get("BEIDOU_SHARED_DATA", REPO.parent / "shared" / "data")) / "rtk"
@@ -59,10 +64,21 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def _wall_once(cmd: list[str], env: dict | None = None) -> float:
-    t = time.perf_counter()
+def _cpu_children() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _run_once(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
+    """(wall, CPU user+sys) seconds of one run of ``cmd``; the CPU time is what the program itself
+    used, so it is far less disturbed by other jobs on a shared machine than the wall time."""
+    c0, t = _cpu_children(), time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True, env=env)
-    return time.perf_counter() - t
+    return time.perf_counter() - t, _cpu_children() - c0
+
+
+def _wall_once(cmd: list[str], env: dict | None = None) -> float:
+    return _run_once(cmd, env)[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         print("rnx2rtkp missing (Debian rtklib, `make sysdeps`): no anchor, nothing to compare")
         return 0
     have_ext = _ext.available("lambda_core")
+    _byte_compile()
     py = str(REPO / ".venv" / "bin" / "python")
     tmp = Path(tempfile.mkdtemp())
     conf = tmp / "k.conf"
@@ -90,31 +107,50 @@ def main(argv: list[str] | None = None) -> int:
     imports = [py, "-c", "import beidou.cli, rtk_engine.solvers.rtk, rtk_engine.formats.rinex_obs, "
                "rtk_engine.formats.rinex_nav"]
     startup = min(_wall_once(imports, env_c) for _ in range(args.repeat))
-    engine_rows = []
+    engine_rows, cpu_rows = [], []
     for name, (folder, rover, base, nav, n_ep) in CASES.items():
         d = DATA / folder
         ours = [py, "-c", WRAPPER, "rtk", "--quiet", "--nav", str(d / nav), "--base", str(d / base),
                 "--base-pos=" + ",".join(map(str, BASE)), str(d / rover), "-o", str(tmp / "b.pos")]
         theirs = [rnx, "-k", str(conf), "-o", str(tmp / "r.pos"), str(d / rover), str(d / base), str(d / nav)]
         best = {"rtklib": float("inf"), "numpy": float("inf"), "compiled": float("inf")}
+        best_cpu = dict(best)
         for _ in range(args.repeat):  # interleaved: load changes hit all three alike
-            best["rtklib"] = min(best["rtklib"], _wall_once(theirs))
-            best["numpy"] = min(best["numpy"], _wall_once(ours, env_np))
-            best["compiled"] = min(best["compiled"], _wall_once(ours, env_c))
+            for key, cmd, env in (("rtklib", theirs, None), ("numpy", ours, env_np), ("compiled", ours, env_c)):
+                wall, cpu = _run_once(cmd, env)
+                best[key], best_cpu[key] = min(best[key], wall), min(best_cpu[key], cpu)
         ms = {k: v / n_ep * 1e3 for k, v in best.items()}
         print(f"{name:16s} {n_ep:6d} {ms['rtklib']:9.2f} {ms['numpy']:8.2f} {ms['compiled']:9.2f} "
               f"{ms['numpy'] / ms['rtklib']:13.2f} {ms['compiled'] / ms['rtklib']:16.2f}")
+        cpu_rows.append((name, n_ep, {k: v / n_ep * 1e3 for k, v in best_cpu.items()}))
         eng = _engine_time(d / rover, d / base, d / nav, args.repeat)
         engine_rows.append((name, n_ep, ms["rtklib"], eng))
+    print(f"\n{'CPU user+sys':16s} {'epochs':>6s} {'rnx2rtkp':>9s} {'numpy':>8s} {'compiled':>9s} {'numpy/rtklib':>13s} "
+          f"{'compiled/rtklib':>16s}   (whole process, ms/epoch, best of {args.repeat})")
+    for name, n_ep, c in cpu_rows:
+        print(f"{name:16s} {n_ep:6d} {c['rtklib']:9.2f} {c['numpy']:8.2f} {c['compiled']:9.2f} "
+              f"{c['numpy'] / c['rtklib']:13.2f} {c['compiled'] / c['rtklib']:16.2f}")
     print(f"\n{'engine only':16s} {'epochs':>6s} {'numpy':>8s} {'compiled':>9s} {'speed-up':>9s} "
-          f"{'numpy/rtklib':>13s} {'compiled/rtklib':>16s}   (files read, ms/epoch)")
+          f"{'numpy/rtklib':>13s} {'compiled/rtklib':>16s}   (files read, ms/epoch; rtklib: its whole process)")
     for name, n_ep, rt, eng in engine_rows:
-        e_np, e_c = eng["numpy"] / n_ep * 1e3, eng["compiled"] / n_ep * 1e3
-        print(f"{name:16s} {n_ep:6d} {e_np:8.2f} {e_c:9.2f} {e_np / e_c:9.2f} {e_np / rt:13.2f} {e_c / rt:16.2f}")
+        for label, pre in ((name, ""), ("  CPU user+sys", "cpu ")):
+            e_np, e_c = eng[pre + "numpy"] / n_ep * 1e3, eng[pre + "compiled"] / n_ep * 1e3
+            rt_ref = rt if not pre else next(c["rtklib"] for nm, _, c in cpu_rows if nm == name)
+            print(f"{label:16s} {n_ep:6d} {e_np:8.2f} {e_c:9.2f} {e_np / e_c:9.2f} {e_np / rt_ref:13.2f} "
+                  f"{e_c / rt_ref:16.2f}")
     print(f"start-up alone (python + imports, no work): {startup * 1e3:.0f} ms per process")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process (engine runs): {rss:.0f} MB")
     return 0
+
+
+def _byte_compile() -> None:
+    """Write the .pyc files of the project's packages (what ``pip install`` does), so the timed
+    processes measure start-up as installed rather than compile-from-source every run."""
+    import compileall
+
+    for pkg in ("beidou", "rtk_engine"):
+        compileall.compile_dir(str(REPO / pkg), quiet=1)
 
 
 def _engine_time(rover, base, nav, repeat: int) -> dict[str, float]:
@@ -130,13 +166,14 @@ def _engine_time(rover, base, nav, repeat: int) -> dict[str, float]:
     compiled = (_ext.kernel("lambda_core", "reduce"), _ext.kernel("lambda_core", "search"))
     best = {"numpy": float("inf"), "compiled": float("inf")}
     for _ in range(repeat):
-        for path in best:
+        for path in ("numpy", "compiled"):
             use = path == "compiled" and compiled[0] is not None
             _ext.set_enabled(use)
             lambda_search.reduce, lambda_search.search = compiled if use else py_ref
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             solve(r, b, n, BASE, opts)
             best[path] = min(best[path], time.perf_counter() - t)
+            best["cpu " + path] = min(best.get("cpu " + path, float("inf")), time.process_time() - c)
     lambda_search.reduce, lambda_search.search = py_ref
     _ext.set_enabled(True)
     return best

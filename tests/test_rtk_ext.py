@@ -29,7 +29,7 @@ def test_loader_falls_back_when_absent_or_disabled():
         assert _ext.kernel("lambda_core", "reduce") is None  # switched off -> the caller uses numpy
     finally:
         _ext.set_enabled(prev)
-    assert set(_ext.status()) == {"lambda_core", "rtcm3_core"}
+    assert set(_ext.status()) == {"lambda_core", "rinex_core", "rtcm3_core", "slip_core"}
 
 
 def _random_problems(seed: int, count: int):
@@ -70,6 +70,42 @@ def test_kernels_bit_identical_on_random_problems():
 
 
 @NEEDS_EXT
+def test_reduce_inverse_and_success_rate_kernels_exact():
+    """``reduce_inv`` gives reduce's (L, D, Z) plus an exact Z^-1 (the rounded LU inverse the numpy
+    path uses, and Z Z^-1 = I exactly); ``success_rate`` equals the Python product bit for bit; and
+    ``lambda_search`` gives the same candidates, norms and success rate on both paths."""
+    from rtk_engine._ext import lambda_core
+    n_swapped = 0
+    for Q, a in _random_problems(11, 120):
+        L, D = ls.ltdl(0.5 * (Q + Q.T))
+        ref = PY_REDUCE(L, D)
+        L2, D2, Z2, Zi = lambda_core.reduce_inv(L, D)
+        for r, g in zip(ref, (L2, D2, Z2)):
+            assert np.array_equal(r, g)
+        assert np.array_equal(Zi, np.round(np.linalg.inv(ref[2])))
+        assert np.array_equal(ref[2] @ Zi, np.eye(a.size))
+        n_swapped += not np.array_equal(np.abs(ref[2]), np.eye(a.size))
+        assert lambda_core.success_rate(ref[1]) == ls.success_rate(ref[1])
+        outcome = []
+        for flag in (False, True):
+            prev = _ext.set_enabled(flag)
+            try:
+                outcome.append(ls.lambda_search(a, Q))
+            except ls.LambdaError:
+                outcome.append(None)
+            finally:
+                _ext.set_enabled(prev)
+        if outcome[0] is None:
+            assert outcome[1] is None
+            continue
+        assert np.array_equal(outcome[0].candidates, outcome[1].candidates)
+        assert np.array_equal(outcome[0].sq_norms, outcome[1].sq_norms)
+        assert outcome[0].success_rate == outcome[1].success_rate
+    assert n_swapped > 50  # real decorrelations (not identity Z) were compared
+    assert lambda_core.success_rate(np.array([np.nan])) != lambda_core.success_rate(np.array([np.nan]))  # NaN kept
+
+
+@NEEDS_EXT
 def test_compiled_and_numpy_paths_same_rtk_solution_fujisawa_078(monkeypatch):
     """Whole engine on real data (fix-and-hold, kinematic): same fixes, ratios and positions."""
     from rtk_engine._ext import lambda_core
@@ -85,15 +121,20 @@ def test_compiled_and_numpy_paths_same_rtk_solution_fujisawa_078(monkeypatch):
     opts = load_options()
 
     calls = {"n": 0}
-    compiled_reduce = lambda_core.reduce
+    compiled_reduce, compiled_reduce_inv = lambda_core.reduce, lambda_core.reduce_inv
 
     def counted_reduce(L, D):
         calls["n"] += 1
         return compiled_reduce(L, D)
 
+    def counted_reduce_inv(L, D):
+        calls["n"] += 1
+        return compiled_reduce_inv(L, D)
+
     # route the compiled kernel in both ways lambda_search may reach it: its module globals (before
     # it dispatches through rtk_engine._ext.kernel) and the compiled module itself (after)
     monkeypatch.setattr(lambda_core, "reduce", counted_reduce)
+    monkeypatch.setattr(lambda_core, "reduce_inv", counted_reduce_inv)
     prev = _ext.set_enabled(False)
     try:
         monkeypatch.setattr(ls, "reduce", PY_REDUCE)
@@ -115,3 +156,129 @@ def test_compiled_and_numpy_paths_same_rtk_solution_fujisawa_078(monkeypatch):
     # bit-identical kernels -> bit-identical positions (the issue allows 1e-9 m; we hold exactly 0)
     assert np.array_equal(sol_py.ecef_m, sol_c.ecef_m, equal_nan=True)
     assert np.array_equal(sol_py.cov_m2, sol_c.cov_m2, equal_nan=True)
+
+
+@pytest.mark.skipif(not _ext.available("slip_core"), reason="compiled extension rtk_engine._ext.slip_core not built "
+                    "(no C compiler at install; run `make ext`)")
+def test_slip_kernel_bit_identical_on_vehicle_epochs():
+    """Cycle-slip detector, compiled vs numpy, on both receivers of the fujisawa-265 vehicle run (LLI
+    and GF slips in the data) plus injected trouble: a 1-cycle L2 slip (GF), a 20-cycle L1 slip
+    (MW and Doppler), a receiver clock jump (all phases), a data gap (restart) and a NaN
+    signal; flags, counters and the whole detector state must agree exactly after every epoch."""
+    from rtk_engine.formats.rinex_nav import read_nav
+    from rtk_engine.formats.rinex_obs import read_obs
+    from rtk_engine.solvers.rtk import load_options
+    from rtk_engine.solvers.rtk.cycle_slip import SlipDetector
+    from rtk_engine.solvers.rtk.prepare import prepare
+
+    d = "rtk/fujisawa-2021-265"
+    opts = load_options()
+    A = prepare(read_obs(shared_path(f"{d}/SEPT265G.21O")), read_obs(shared_path(f"{d}/3034265G.21O")),
+                read_nav(shared_path(f"{d}/SEPT2650.21P")), [-3959400.631, 3385704.533, 3667523.111], opts)
+    for rcv in ("r", "b"):
+        phase = getattr(A, f"phase_{rcv}").copy()
+        code, dop, lli = getattr(A, f"code_{rcv}"), getattr(A, f"doppler_{rcv}"), getattr(A, f"lli_{rcv}")
+        t = A.time_ns.copy()
+        s1, s2 = np.argsort(-np.isfinite(phase[:, :, :2]).all(axis=2).sum(axis=0))[:2]  # best tracked satellites
+        phase[100:, s1, 1] += 1.0  # GF: 1 L2 cycle
+        phase[150:, s2, 0] += 20.0  # L1 only: MW (20 wide-lane cycles), GF and Doppler
+        phase[200:] += 5000.0  # clock jump
+        phase[250, 7, 0] = np.nan
+        t[300:] += 120 * 10**9  # gap beyond max_gap_s: restart
+        names = ("gf_prev", "mw_mean", "mw_n", "phase_prev", "dop_prev")
+        dets = {}
+        for flag in (False, True):
+            prev = _ext.set_enabled(flag)
+            try:
+                det = SlipDetector(A.wavelength_m, opts.slip)
+                flags, states = [], []
+                for k in range(t.size):
+                    flags.append(det.detect(int(t[k]), phase[k], code[k], dop[k], lli[k]))
+                    states.append([getattr(det, name).copy() for name in names])
+                dets[flag] = (det, flags, states)
+            finally:
+                _ext.set_enabled(prev)
+        (py, flags_py, states_py), (c, flags_c, states_c) = dets[False], dets[True]
+        assert all(np.array_equal(a, b) and b.dtype == bool for a, b in zip(flags_py, flags_c))
+        for k, (sp, sc) in enumerate(zip(states_py, states_c)):  # the state after every epoch
+            for name, a, b in zip(names, sp, sc):
+                assert np.array_equal(a, b, equal_nan=True), (k, name)
+        assert py.counts == c.counts and py.clock_jumps == c.clock_jumps
+        assert py.counts["gf"] > 0 and py.counts["mw"] > 0  # the tests under comparison really fired
+        if np.isfinite(dop).any():  # the rover file carries no Doppler, the base file does
+            assert py.counts["doppler"] > 0 and py.clock_jumps >= 1
+
+
+
+NEEDS_RINEX_EXT = pytest.mark.skipif(not _ext.available("rinex_core"), reason="compiled extension "
+                                     "rtk_engine._ext.rinex_core not built (no C compiler at install; run `make ext`)")
+
+
+@NEEDS_RINEX_EXT
+def test_f14_kernel_bit_identical_on_edge_fields():
+    """Compiled F14.3 decoding vs the numpy pass on hand-made fields: blanks, signs, the largest
+    values, misplaced points, inner blanks, stray characters (flagged ``bad`` alike)."""
+    from rtk_engine._ext import rinex_core
+    from rtk_engine.formats.rinex_obs import _parse_f14_3_numpy, parse_f14_3
+
+    texts = ["", "0.000", "-0.001", "123456789.123", "-23456789.123", "9999999999.999", "  1 2.345",
+             "12.3456", "1.23", "--1.000", "1-2.000", "+12.000", "12.000 ", "1.0e5", "abc", "-", ".",
+             "  -   1.250", "\x00" * 14, "20844632.876", "-2.5", "       123.12 "]
+    u = np.frombuffer(b"".join(t.encode("latin-1").rjust(14)[:14] for t in texts), np.uint8).reshape(-1, 14)
+    ref_v, ref_b = _parse_f14_3_numpy(u)
+    got_v, got_b = rinex_core.parse_f14_3(np.ascontiguousarray(u))
+    assert np.array_equal(ref_v, got_v, equal_nan=True) and np.array_equal(ref_b, got_b)
+    assert 0 < ref_b.sum() < len(texts)  # both kinds present
+    vals, bad = parse_f14_3(u)  # with the float() fallback: equals Python's float() wherever that parses
+    for t, v, b in zip(texts, vals, bad):
+        try:
+            expect = float(t) if t.strip() else np.nan
+        except ValueError:
+            expect = np.nan
+        assert (np.isnan(v) and np.isnan(expect)) or v == expect, t
+
+
+@NEEDS_RINEX_EXT
+@pytest.mark.parametrize("rel", ["rtk/fujisawa-2021-265/3034265G.21O", "rtk/gsi-2005-092/07590920.05o",
+                                 "spp/kms3-2022-159/KMS300DNK_R_20221591000_01H_30S_MO.crx"])
+def test_read_obs_same_with_and_without_compiled_f14(rel):
+    """Whole RINEX observation files (RINEX 3, RINEX 2, Hatanaka) read with the kernel on and off."""
+    from rtk_engine.formats.rinex_obs import read_obs
+
+    path = shared_path(rel)
+    blocks = []
+    for flag in (False, True):
+        prev = _ext.set_enabled(flag)
+        try:
+            blocks.append(read_obs(path))
+        finally:
+            _ext.set_enabled(prev)
+    a, b = blocks
+    assert a.n_epochs > 10 and np.isfinite(a.phase_cyc).sum() > 1000
+    for name in ("time_ns", "code_m", "phase_cyc", "doppler_hz", "snr_dbhz", "lli"):
+        assert np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True), name
+
+
+@NEEDS_EXT
+def test_compiled_and_numpy_paths_same_rtk_solution_fujisawa_265_vehicle():
+    """The vehicle run (slips, partial AR, fix-and-hold, every compiled kernel in play): the same
+    solution bit for bit, the same slip counts."""
+    from rtk_engine.formats.rinex_nav import read_nav
+    from rtk_engine.formats.rinex_obs import read_obs
+    from rtk_engine.solvers.rtk import load_options, solve
+
+    d = "rtk/fujisawa-2021-265"
+    out = []
+    for flag in (False, True):
+        prev = _ext.set_enabled(flag)
+        try:
+            rover, base = read_obs(shared_path(f"{d}/SEPT265G.21O")), read_obs(shared_path(f"{d}/3034265G.21O"))
+            out.append(solve(rover, base, read_nav(shared_path(f"{d}/SEPT2650.21P")),
+                             [-3959400.631, 3385704.533, 3667523.111], load_options()))
+        finally:
+            _ext.set_enabled(prev)
+    (sol_py, rep_py), (sol_c, rep_c) = out
+    assert rep_py.n_fix > 300 and sum(rep_py.slips.values()) > 0
+    assert rep_py.slips == rep_c.slips and rep_py.rejected == rep_c.rejected
+    for name in ("time_ns", "quality", "ratio", "ecef_m", "cov_m2"):
+        assert np.array_equal(getattr(sol_py, name), getattr(sol_c, name), equal_nan=True), name

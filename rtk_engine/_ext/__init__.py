@@ -13,6 +13,10 @@ Kernels:
 * ``rtcm3_core.crc24q(data, crc)`` and ``rtcm3_core.msm_run(...)``: drop-in for the CRC-24Q table loop of
   :mod:`rtk_engine.formats.rtcm3_frame` and the per-cell arithmetic of
   :func:`rtk_engine.formats.rtcm3.msm_batch.decode_run` (RTCM 3 decoding on live streams).
+* ``slip_core.detect(...)``: one epoch of :meth:`rtk_engine.solvers.rtk.cycle_slip.SlipDetector.detect`
+  (LLI, geometry-free, Melbourne-Wuebbena, Doppler tests) in one pass instead of ~40 numpy calls.
+* ``rinex_core.parse_f14_3(fields)``: the F14.3 observation fields of a RINEX file
+  (:func:`rtk_engine.formats.rinex_obs.parse_f14_3`), about 60 % of reading a RINEX 3 file.
 
 Switches: the environment variable ``BEIDOU_NO_EXT=1`` (read at import) or :func:`set_enabled`.
 """
@@ -27,7 +31,7 @@ from typing import Callable
 __all__ = ["available", "enabled", "kernel", "set_enabled", "status"]
 
 log = logging.getLogger(__name__)
-_MODULES = ("lambda_core", "rtcm3_core")
+_MODULES = ("lambda_core", "rinex_core", "rtcm3_core", "slip_core")
 _loaded: dict[str, ModuleType | None] = {}
 _enabled = os.environ.get("BEIDOU_NO_EXT", "") in ("", "0")
 

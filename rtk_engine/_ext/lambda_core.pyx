@@ -9,7 +9,7 @@ Units as there: cycles and cycles^2.
 import numpy as np
 
 cimport numpy as cnp
-from libc.math cimport INFINITY, nearbyint
+from libc.math cimport INFINITY, erf, nearbyint, sqrt
 
 cnp.import_array()
 
@@ -19,18 +19,45 @@ def reduce(lmat, d):
 
     Inputs are not modified. Z is returned as the transpose of a C-ordered array, exactly like the
     Python reference (so later products see the same memory layout)."""
+    return _reduce(lmat, d, False)[:3]
+
+
+def reduce_inv(lmat, d):
+    """:func:`reduce` and also ``Z^-1`` (C-ordered), accumulated exactly alongside Z: the inverse of
+    every integer Gauss transform and swap applied to Z (integers, exact below 2^53). Equals
+    ``np.round(np.linalg.inv(Z))`` without the LU factorisation."""
+    return _reduce(lmat, d, True)
+
+
+def success_rate(d):
+    """Bootstrapped success rate ``prod erf(1 / (2 sqrt(2 D_i)))`` of conditional variances ``D``
+    [cycles^2], as :func:`rtk_engine.solvers.lambda_search.success_rate` (same libm ``erf``)."""
+    cdef double[::1] D = np.ascontiguousarray(d, dtype=np.float64)
+    cdef double p = 1.0, di
+    cdef Py_ssize_t i
+    for i in range(D.shape[0]):
+        di = D[i]
+        if 1e-30 > di:  # Python's max(di, 1e-30): keeps di unless 1e-30 is larger (NaN stays)
+            di = 1e-30
+        p *= erf(1.0 / (2.0 * sqrt(2.0 * di)))
+    return p
+
+
+cdef tuple _reduce(lmat, d, bint track):
     cdef double[:, ::1] L = np.array(lmat, dtype=np.float64, order="C", copy=True)
     cdef double[::1] D = np.array(d, dtype=np.float64, copy=True)
     cdef Py_ssize_t n = D.shape[0]
     zt_arr = np.eye(n)
     cdef double[:, ::1] Zt = zt_arr  # Zt[j] is column j of Z
+    zi_arr = np.eye(n if track else 0)
+    cdef double[:, ::1] Zi = zi_arr  # Z^-1 (rows), when tracked
     cdef Py_ssize_t j, i, c, r
     cdef double mu, lj, delta, eta, lam, t, b
     j = n - 2
     while j >= 0:
         mu = nearbyint(L[j + 1, j])
         if mu != 0.0:
-            _gauss(L, Zt, n, j + 1, j, mu)
+            _gauss(L, Zt, Zi, track, n, j + 1, j, mu)
         lj = L[j + 1, j]
         delta = D[j] + lj * lj * D[j + 1]
         if delta + 1e-6 < D[j + 1]:  # swap j and j+1: the later variance shrinks
@@ -52,6 +79,11 @@ def reduce(lmat, d):
                 t = Zt[j, r]
                 Zt[j, r] = Zt[j + 1, r]
                 Zt[j + 1, r] = t
+            if track:  # Z <- Z P, so Z^-1 <- P Z^-1: swap rows j and j+1
+                for r in range(n):
+                    t = Zi[j, r]
+                    Zi[j, r] = Zi[j + 1, r]
+                    Zi[j + 1, r] = t
             j = j + 1 if j + 1 < n - 2 else n - 2
         else:
             j -= 1
@@ -59,17 +91,20 @@ def reduce(lmat, d):
         for i in range(j + 1, n):
             mu = nearbyint(L[i, j])
             if mu != 0.0:
-                _gauss(L, Zt, n, i, j, mu)
-    return np.asarray(L), np.asarray(D), zt_arr.T
+                _gauss(L, Zt, Zi, track, n, i, j, mu)
+    return np.asarray(L), np.asarray(D), zt_arr.T, zi_arr
 
 
-cdef inline void _gauss(double[:, ::1] L, double[:, ::1] Zt, Py_ssize_t n, Py_ssize_t i, Py_ssize_t j,
-                        double mu) noexcept nogil:
+cdef inline void _gauss(double[:, ::1] L, double[:, ::1] Zt, double[:, ::1] Zi, bint track, Py_ssize_t n,
+                        Py_ssize_t i, Py_ssize_t j, double mu) noexcept nogil:
     cdef Py_ssize_t r
     for r in range(i, n):
         L[r, j] -= mu * L[r, i]
     for r in range(n):
         Zt[j, r] -= mu * Zt[i, r]
+    if track:  # column j of Z -= mu * column i, so row i of Z^-1 += mu * row j
+        for r in range(n):
+            Zi[i, r] += mu * Zi[j, r]
 
 
 def search(L_in, D_in, zs_in, int m=2, long max_loop=100_000):

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import gnss_time
+from .. import _ext, gnss_time
 from ..obs import ObsBlock, ObsHeader
 from ..satellites import SYSTEMS
 from .compressed import CompressedDataError, decompress_bytes
@@ -309,6 +309,23 @@ def parse_f14_3(num: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     shape = num.shape[:-1]
     u = np.ascontiguousarray(num).reshape(-1, 14)
+    compiled = _ext.kernel("rinex_core", "parse_f14_3")  # optional Cython kernel, same numbers
+    if compiled is not None:
+        vals, bad = compiled(u)
+    else:
+        vals, bad = _parse_f14_3_numpy(u)
+    if bad.any():
+        for k in np.flatnonzero(bad):
+            try:
+                vals[k] = float(u[k].tobytes().decode("ascii"))
+                bad[k] = False
+            except (ValueError, UnicodeDecodeError):
+                vals[k] = np.nan
+    return vals.reshape(shape), bad.reshape(shape)
+
+
+def _parse_f14_3_numpy(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The vectorised F14.3 pass of :func:`parse_f14_3` on ``[N, 14]`` fields: (values, bad)."""
     vals = np.empty(u.shape[0])
     bad = np.zeros(u.shape[0], bool)
     for a in range(0, u.shape[0], 65536):
@@ -328,14 +345,7 @@ def parse_f14_3(num: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         v[~nonblank] = np.nan
         vals[a:a + 65536] = v
         bad[a:a + 65536] = nonblank & ~ok
-    if bad.any():
-        for k in np.flatnonzero(bad):
-            try:
-                vals[k] = float(u[k].tobytes().decode("ascii"))
-                bad[k] = False
-            except (ValueError, UnicodeDecodeError):
-                vals[k] = np.nan
-    return vals.reshape(shape), bad.reshape(shape)
+    return vals, bad
 
 
 def _digit(c: np.ndarray) -> np.ndarray:

@@ -1,9 +1,23 @@
 """ECEF <-> geodetic and local ENU, vectorised. Metres and radians unless a name says _deg."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..constants import WGS84_A, WGS84_F
+
+
+def _latitude(p, z, a: float, e2: float, atan2, sin, sqrt):
+    """Geodetic latitude [rad] by fixed-point iteration from the distance to the axis ``p`` and ``z``
+    [m], and the prime-vertical radius [m] there; numpy (arrays) or math (scalars) functions."""
+    lat = atan2(z, p * (1.0 - e2))
+    for _ in range(6):
+        sin_lat = sin(lat)
+        n = a / sqrt(1.0 - e2 * sin_lat**2)
+        lat = atan2(z + e2 * n * sin_lat, p)
+    sin_lat = sin(lat)
+    return lat, a / sqrt(1.0 - e2 * sin_lat**2)
 
 
 def ecef_to_geodetic(xyz_m, a: float = WGS84_A, f: float = WGS84_F) -> np.ndarray:
@@ -12,17 +26,30 @@ def ecef_to_geodetic(xyz_m, a: float = WGS84_A, f: float = WGS84_F) -> np.ndarra
     x, y, z = xyz[..., 0], xyz[..., 1], xyz[..., 2]
     e2 = f * (2.0 - f)
     p = np.hypot(x, y)
-    lat = np.arctan2(z, p * (1.0 - e2))
-    for _ in range(6):
-        sin_lat = np.sin(lat)
-        n = a / np.sqrt(1.0 - e2 * sin_lat**2)
-        lat = np.arctan2(z + e2 * n * sin_lat, p)
-    sin_lat = np.sin(lat)
-    n = a / np.sqrt(1.0 - e2 * sin_lat**2)
+    lat, n = _latitude(p, z, a, e2, np.arctan2, np.sin, np.sqrt)
     cos_lat = np.cos(lat)
     with np.errstate(invalid="ignore", divide="ignore"):
         h = np.where(np.abs(cos_lat) > 1e-9, p / cos_lat - n, np.abs(z) - n * (1 - e2))
     return np.stack([lat, np.arctan2(y, x), h], axis=-1)
+
+
+def ecef_to_geodetic_point(x: float, y: float, z: float, a: float = WGS84_A,
+                           f: float = WGS84_F) -> tuple[float, float, float]:
+    """One ECEF point [m] -> (lat_rad, lon_rad, h_m) in scalar arithmetic: :func:`ecef_to_geodetic`'s
+    iteration without the array overhead (for the rover in a per-epoch loop); same to rounding."""
+    e2 = f * (2.0 - f)
+    p = math.hypot(x, y)
+    lat, n = _latitude(p, z, a, e2, math.atan2, math.sin, math.sqrt)
+    cos_lat = math.cos(lat)
+    h = p / cos_lat - n if abs(cos_lat) > 1e-9 else abs(z) - n * (1 - e2)
+    return lat, math.atan2(y, x), h
+
+
+def enu_rotation_point(lat_rad: float, lon_rad: float) -> np.ndarray:
+    """:func:`enu_rotation` for one point (scalar angles): the 3 x 3 ECEF -> east/north/up matrix."""
+    sl, cl = math.sin(lat_rad), math.cos(lat_rad)
+    so, co = math.sin(lon_rad), math.cos(lon_rad)
+    return np.array([[-so, co, 0.0], [-sl * co, -sl * so, cl], [cl * co, cl * so, sl]])
 
 
 def geodetic_to_ecef(llh, a: float = WGS84_A, f: float = WGS84_F) -> np.ndarray:

@@ -10,6 +10,8 @@ Units: radians for angles, metres for heights and delays; ``doy`` is the day of 
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # Niell (1996) coefficient tables at latitudes 15, 30, 45, 60, 75 degrees
@@ -78,6 +80,45 @@ def niell_mapping(el_rad, lat_rad, h_m, doy):
     aw, bw, cw = _interp_lat(_NMF_W, alat)
     mw = _marini(sin_el, aw, bw, cw)
     return mh, mw
+
+
+def _coeffs_at(alat_deg: float) -> list[float]:
+    """The nine Niell coefficients (hydrostatic average, amplitude, wet) at one |latitude| [deg],
+    linearly interpolated in the tables as :func:`np.interp` does (held constant outside)."""
+    xp = _NMF_LAT_LIST
+    if alat_deg <= xp[0]:
+        return [row[0] for row in _NMF_ROWS]
+    if alat_deg >= xp[-1]:
+        return [row[-1] for row in _NMF_ROWS]
+    j = min(int((alat_deg - xp[0]) // 15.0), len(xp) - 2)
+    j = j + 1 if alat_deg >= xp[j + 1] else j  # floor division rounding at a node
+    dx = xp[j + 1] - xp[j]
+    return [(row[j + 1] - row[j]) / dx * (alat_deg - xp[j]) + row[j] for row in _NMF_ROWS]
+
+
+_NMF_LAT_LIST = _NMF_LAT_DEG.tolist()
+_NMF_ROWS = np.vstack([_NMF_H_AVG, _NMF_H_AMP, _NMF_W]).tolist()
+
+
+def tropo_delay_site(el_rad: np.ndarray, lat_rad: float, h_m: float, doy: float, humidity: float = 0.7):
+    """:func:`tropo_delay` for one receiver (scalar latitude [rad], height [m], day of year) and
+    elevations ``el_rad`` [S]: the site terms (zenith delays, Niell coefficients) in scalar
+    arithmetic, once; the same model and the same numbers. Returns (delay_m, wet_mapping)."""
+    zhd, zwd = (float(v) for v in saastamoinen_zenith(lat_rad, h_m, humidity))
+    phase = doy - 28.0 + (365.25 / 2.0 if lat_rad < 0.0 else 0.0)
+    cos_t = math.cos(2.0 * math.pi * phase / 365.25)
+    c = _coeffs_at(abs(math.degrees(lat_rad)))
+    el = np.asarray(el_rad, float)
+    sin_el = np.sin(np.maximum(el, _EL_MIN))
+    # the three continued fractions (hydrostatic, its height term, wet) in one broadcast call
+    abc = np.array([[c[0] - c[3] * cos_t, _NMF_HT[0], c[6]], [c[1] - c[4] * cos_t, _NMF_HT[1], c[7]],
+                    [c[2] - c[5] * cos_t, _NMF_HT[2], c[8]]])[:, :, None]
+    m_hyd, m_ht, mw = _marini(sin_el, abc[0], abc[1], abc[2])
+    mh = m_hyd + (1.0 / sin_el - m_ht) * h_m / 1e3
+    return np.where(el > 0.0, zhd * mh + zwd * mw, np.nan), mw
+
+
+_EL_MIN = float(np.deg2rad(1.0))
 
 
 def tropo_delay(el_rad, lat_rad, h_m, doy, humidity: float = 0.7):

@@ -66,8 +66,8 @@ def ltdl(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     except np.linalg.LinAlgError:
         raise LambdaError("ambiguity covariance not positive definite") from None
     u = c[::-1, ::-1]
-    du = np.diag(u)
-    if not np.all(du > 0.0):
+    du = u.diagonal()
+    if not (du > 0.0).all():
         raise LambdaError("ambiguity covariance not positive definite")
     lmat = (u / du[None, :]).T
     return lmat, du * du
@@ -216,14 +216,21 @@ def lambda_search(a: np.ndarray, Q: np.ndarray, m: int = 2) -> LambdaResult:
     n = a.shape[0]
     if n == 0 or Q.shape != (n, n):
         raise LambdaError(f"need n >= 1 ambiguities and an n x n covariance, got {a.shape} and {Q.shape}")
-    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(Q))):
+    if not (np.isfinite(a).all() and np.isfinite(Q).all()):
         raise LambdaError("non-finite float ambiguities or covariance")
-    L, D, Z = decorrelate(Q)
+    reduce_inv = _ext.kernel("lambda_core", "reduce_inv")  # optional Cython kernels, same numbers
+    if reduce_inv is None:
+        L, D, Z = decorrelate(Q)
+        z_inv = None
+    else:  # also Z^-1, accumulated exactly during the reduction (no LU inverse)
+        L, D, Z, z_inv = reduce_inv(*ltdl(0.5 * (Q + Q.T)))
     # shift by the integer part to keep the search numbers small, then restore
     shift = np.round(a)
     zs = Z.T @ (a - shift)
-    compiled = _ext.kernel("lambda_core", "search")  # optional Cython kernel, same numbers
+    compiled = _ext.kernel("lambda_core", "search")
     cand_z, sq = (compiled or search)(L, D, zs, m)
-    zinv_t = np.round(np.linalg.inv(Z.T))  # Z is unimodular: the inverse is integer
-    cand = cand_z @ zinv_t.T + shift
-    return LambdaResult(candidates=cand, sq_norms=sq, success_rate=success_rate(D), z_matrix=Z)
+    if z_inv is None:
+        z_inv = np.round(np.linalg.inv(Z.T)).T  # Z is unimodular: the inverse is integer
+    cand = cand_z @ z_inv + shift  # integer-valued products: exact, whichever way summed
+    rate = (_ext.kernel("lambda_core", "success_rate") or success_rate)(D)
+    return LambdaResult(candidates=cand, sq_norms=sq, success_rate=rate, z_matrix=Z)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from .linalg import LinAlgError, chol, chol_solve
+from .linalg import LinAlgError, chol, chol_solve, sub
 
 from ...geodesy.ellipsoid import ecef_to_geodetic, enu_rotation
 from ..lambda_search import LambdaError, lambda_search
@@ -50,7 +50,7 @@ def group_refs(group: np.ndarray, elev: np.ndarray) -> np.ndarray:
     (the highest element of its group)."""
     order = np.lexsort((-elev, group))
     gs = group[order]
-    starts = np.r_[True, gs[1:] != gs[:-1]]
+    starts = np.concatenate(([True], gs[1:] != gs[:-1]))
     ref_sorted = order[np.flatnonzero(starts)][np.cumsum(starts) - 1]
     ref = np.empty_like(order)
     ref[order] = ref_sorted
@@ -79,7 +79,7 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
     T[np.arange(n), i_col] = 1.0
     T[np.arange(n), j_col] = -1.0
     xa = flt.x[ix]
-    Pa = flt.P[np.ix_(ix, ix)]
+    Pa = sub(flt.P, ix)
     a = T @ xa
     Qxa = Pa @ T.T
     Qa = T @ Qxa
@@ -110,7 +110,7 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
         if n_sel < o.min_ambiguities:
             reason = reason or "partial AR ran out of ambiguities"
             break
-        Qs = Qa_s[np.ix_(sel, sel)]
+        Qs = Qa_s[sel][:, sel]
         try:
             res = lambda_search(a_s[sel], Qs)
         except (LambdaError, LinAlgError, ValueError) as exc:  # an ill-conditioned subset: try the next one
@@ -144,7 +144,7 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
             reason = f"fixed DD phase residual {np.max(np.abs(v_fix)):.3f} m"
             continue
         # the fixed ambiguities must determine the position: enough satellites, small covariance
-        n_sats_fixed = np.unique(np.r_[ss[nonref][sel], ss[ref[nonref]][sel]]).size
+        n_sats_fixed = np.unique(np.concatenate((ss[nonref][sel], ss[ref[nonref]][sel]))).size
         if n_sats_fixed < o.min_fixed_sats or np.sqrt(np.trace(cov)) > o.max_fixed_pos_std_m:
             reason = f"fixed set of {n_sats_fixed} satellites does not determine the position"
             break

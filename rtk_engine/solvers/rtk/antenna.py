@@ -16,10 +16,12 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...formats.antex import Antex, AntennaEntry, read_antex
+if TYPE_CHECKING:  # the ANTEX reader is imported only when a file is given (start-up time)
+    from ...formats.antex import Antex, AntennaEntry
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ class AntennaError(ValueError):
 
 @functools.lru_cache(maxsize=4)
 def load_antex(path: str) -> Antex:
+    from ...formats.antex import read_antex
+
     return read_antex(path)
 
 

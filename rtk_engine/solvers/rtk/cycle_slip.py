@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import _ext
 from ...constants import CLIGHT
 from .options import SlipOptions
 
@@ -25,7 +26,7 @@ class SlipDetector:
     """Stateful slip tests for a fixed [S, F] layout with wavelengths ``wavelength_m`` [S, F]."""
 
     def __init__(self, wavelength_m: np.ndarray, opts: SlipOptions, max_gap_s: float = 60.0):
-        self.wl = np.asarray(wavelength_m, float)
+        self.wl = np.ascontiguousarray(wavelength_m, float)
         self.freq = CLIGHT / self.wl
         self.opts = opts
         self.max_gap_s = max_gap_s
@@ -38,36 +39,41 @@ class SlipDetector:
         self.mw_n = np.zeros((s, max(f - 1, 0)))
         self.clock_jumps = 0
         self.counts = {"lli": 0, "gf": 0, "mw": 0, "doppler": 0}
+        # per-layout constants of the combinations (first slot against each other slot)
+        f0, fk = np.ascontiguousarray(self.freq[:, :1]), np.ascontiguousarray(self.freq[:, 1:])
+        self._f0, self._fk = f0, fk
+        self._f0_minus_fk, self._f0_plus_fk = f0 - fk, f0 + fk
+        self._wide_wl = CLIGHT / (f0 - fk)
 
     def detect(self, t_ns: int, phase: np.ndarray, code: np.ndarray, doppler: np.ndarray, lli: np.ndarray
                ) -> np.ndarray:
         """Slip flags [S, F] for this epoch (cycles, metres, Hz, LLI bits); updates the state."""
         o = self.opts
-        slip = (np.asarray(lli) & 1).astype(bool) & np.isfinite(phase)
-        self.counts["lli"] += int(slip.sum())
         dt = None if self.t_prev is None else (t_ns - self.t_prev) * 1e-9
         if dt is not None and (abs(dt) > self.max_gap_s or dt == 0):
             self._restart()
             dt = None
+        compiled = _ext.kernel("slip_core", "detect")  # optional Cython kernel, same numbers
+        if compiled is not None:
+            return self._detect_compiled(compiled, t_ns, phase, code, doppler, lli, dt)
+        slip = (np.asarray(lli) & 1).astype(bool) & np.isfinite(phase)
+        self.counts["lli"] += int(slip.sum())
         lam_phi = phase * self.wl  # [m]
         if self.wl.shape[1] > 1:
-            gf = lam_phi[:, :1] - lam_phi[:, 1:]
-            wl0, wlk = self.wl[:, :1], self.wl[:, 1:]
-            f0, fk = self.freq[:, :1], self.freq[:, 1:]
-            wide_m = (f0 * lam_phi[:, :1] - fk * lam_phi[:, 1:]) / (f0 - fk)
-            narrow_code = (f0 * code[:, :1] + fk * code[:, 1:]) / (f0 + fk)
-            mw = (wide_m - narrow_code) / (CLIGHT / (f0 - fk))
-            sat_slip = np.zeros(phase.shape[0], bool)
+            phi0, phik = lam_phi[:, :1], lam_phi[:, 1:]
+            gf = phi0 - phik
+            f0, fk = self._f0, self._fk
+            wide_m = (f0 * phi0 - fk * phik) / self._f0_minus_fk
+            narrow_code = (f0 * code[:, :1] + fk * code[:, 1:]) / self._f0_plus_fk
+            mw = (wide_m - narrow_code) / self._wide_wl
+            m = (self.mw_n >= 3) & (np.abs(mw - self.mw_mean) > o.mw_cyc)  # NaN compares False
+            sat_slip = m.any(axis=1)
+            self.counts["mw"] += int(np.count_nonzero(sat_slip))
             if dt is not None:
                 thr = o.gf_m * max(1.0, abs(dt)) ** 0.5
-                with np.errstate(invalid="ignore"):
-                    g = np.abs(gf - self.gf_prev) > thr
-                    self.counts["gf"] += int(g.any(axis=1).sum())
-                    sat_slip |= g.any(axis=1)
-            with np.errstate(invalid="ignore"):
-                m = (self.mw_n >= 3) & (np.abs(mw - self.mw_mean) > o.mw_cyc)
-            self.counts["mw"] += int(m.any(axis=1).sum())
-            sat_slip |= m.any(axis=1)
+                g = (np.abs(gf - self.gf_prev) > thr).any(axis=1)
+                self.counts["gf"] += int(np.count_nonzero(g))
+                sat_slip |= g
             slip |= sat_slip[:, None] & np.isfinite(phase)
             # running mean of MW, restarted at a slip or when the signal was absent
             fresh = sat_slip[:, None] | ~np.isfinite(self.mw_mean) | slip[:, :1] | slip[:, 1:]
@@ -82,8 +88,8 @@ class SlipDetector:
             dop = np.where(np.isfinite(self.dop_prev), 0.5 * (doppler + self.dop_prev), doppler)
             r = (phase - self.phase_prev) + dop * dt
             ok = np.isfinite(r)
-            if ok.sum() >= 2:
-                med = np.median(r[ok])
+            if np.count_nonzero(ok) >= 2:
+                med = _median(r[ok])
                 if abs(med) > 1000.0:
                     self.clock_jumps += 1
                 d = np.abs(r - med) > o.doppler_cyc
@@ -95,9 +101,34 @@ class SlipDetector:
         self.t_prev = t_ns
         return slip
 
+    def _detect_compiled(self, kernel, t_ns: int, phase, code, doppler, lli, dt: float | None) -> np.ndarray:
+        """:meth:`detect` through ``rtk_engine._ext.slip_core`` (state updated in place)."""
+        o = self.opts
+        c = np.ascontiguousarray
+        for name in ("gf_prev", "mw_mean", "mw_n", "phase_prev", "dop_prev"):  # the kernel writes in place
+            setattr(self, name, c(getattr(self, name), dtype=float))
+        slip, n_lli, n_gf, n_mw, n_dop, jump = kernel(
+            c(phase, dtype=float), c(code, dtype=float), c(doppler, dtype=float), c(lli, dtype=np.uint8),
+            self.wl, self._f0, self._fk, self._f0_minus_fk, self._f0_plus_fk, self._wide_wl,
+            self.gf_prev, self.mw_mean, self.mw_n, self.phase_prev, self.dop_prev, dt is not None,
+            0.0 if dt is None else dt, o.gf_m * max(1.0, abs(dt or 0.0)) ** 0.5, o.mw_cyc, o.doppler_cyc)
+        for key, n in (("lli", n_lli), ("gf", n_gf), ("mw", n_mw), ("doppler", n_dop)):
+            self.counts[key] += n
+        self.clock_jumps += int(jump)
+        self.t_prev = t_ns
+        return slip
+
     def _restart(self) -> None:
         self.phase_prev[:] = np.nan
         self.dop_prev[:] = np.nan
         self.gf_prev[:] = np.nan
         self.mw_mean[:] = np.nan
         self.mw_n[:] = 0.0
+
+
+def _median(a: np.ndarray) -> float:
+    """``np.median`` of a 1-D finite array (same value: the mean of the two middle ones when even),
+    without its generic-axis overhead."""
+    s = np.sort(a)
+    h = s.size // 2
+    return float(s[h]) if s.size % 2 else float((s[h - 1] + s[h]) / 2.0)

@@ -27,19 +27,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from .linalg import LinAlgError, chol, chol_solve
+from .linalg import LinAlgError, chol, chol_solve, put_sub, sorted_unique, sub
 
-from ...geodesy.ellipsoid import ecef_to_geodetic
-from ...models.geometry import az_el_from_los, geometric_range
-from ...models.troposphere import tropo_delay
+from ...geodesy.ellipsoid import ecef_to_geodetic_point, enu_rotation_point
+from ...models.geometry import geometric_range
+from ...models.troposphere import tropo_delay_site
 from ...solution import Quality
-from .ambiguity import ArResult, resolve
+from .ambiguity import ArResult, group_refs, resolve
 from .cycle_slip import SlipDetector
 from .options import RtkOptions
 from .prepare import EpochArrays, _day_of_year
 from .snr_weight import SnrDropWeights
 
 NP = 3  # position states
+_POS_IX = np.arange(NP)
+_EL_FLOOR = float(np.radians(1.0))  # elevation floor of the variance model
 R_EARTH_M, IONO_H_M = 6_371_000.0, 350_000.0
 
 
@@ -118,6 +120,7 @@ class RtkFilter:
         self.det_b = SlipDetector(wavelength_m, opts.slip)
         self.n_rejected = 0
         self._trop_llh = None
+        self._epoch_terms = (None, None, 0, None)  # (arrays, (index, time), day of year, base model) of the last epoch
         nz = opts.noise
         self.snr_w_r = SnrDropWeights((s, f), nz.snr_drop_decay_db_per_s, nz.snr_drop_free_db,
                                       nz.snr_drop_db_per_decade, nz.snr_drop_max_factor)
@@ -184,7 +187,7 @@ class RtkFilter:
         """Single-difference phase variance [m^2] per (satellite, slot): rover + base, each the
         elevation model times its C/N0-drop factor (``snr_weight.py``)."""
         n = self.opts.noise
-        s = np.sin(np.clip(el, np.radians(1.0), None))
+        s = np.sin(np.maximum(el, _EL_FLOOR))
         und = n.phase_a_m ** 2 + (n.phase_b_m / s) ** 2
         return und[:, None] * (self.var_factor_r + self.var_factor_b)
 
@@ -272,8 +275,8 @@ class RtkFilter:
                 break
         if rows is not None:
             self.x[rows.ix] = x_new[rows.ix]
-            self.P[np.ix_(rows.ix, rows.ix)] = P_new
-        n_dd_sats = int(np.unique(np.nonzero(ok)[0]).size) if rows is not None else 0
+            put_sub(self.P, rows.ix, P_new)
+        n_dd_sats = int(np.count_nonzero(ok.any(axis=1))) if rows is not None else 0
         self.lock[self.active & ok] += 1
 
         quality = Quality.NONE
@@ -327,12 +330,19 @@ class RtkFilter:
         """Single-difference modelled range [S, F] (m): geometry, satellite clock, troposphere and,
         when antenna models are given, ARP + PCO + PCV of both receivers; and the rover LOS [S, 3]."""
         rng, los = geometric_range(A.sat_pos_r[k], pos[None, :])
-        az_r, el_r, llh = az_el_from_los(los, pos)
-        doy = _day_of_year(A.time_ns[k:k + 1])[0]
-        trop, _ = tropo_delay(np.where(np.isfinite(el_r) & (el_r > 0), el_r, np.nan), llh[0], llh[2], doy)
-        geo = (rng - A.sat_clk_r_m[k] + trop) - (A.range_b_m[k] - A.sat_clk_b_m[k] + A.trop_b_m[k])
+        lat, lon, h = ecef_to_geodetic_point(*pos.tolist())
+        enu = los @ enu_rotation_point(lat, lon).T
+        el_r = np.arcsin(np.minimum(np.maximum(enu[:, 2], -1.0), 1.0))
+        cache, t = self._epoch_terms, int(A.time_ns[k])
+        if cache[0] is not A or cache[1] != (k, t):  # once per epoch, not per iteration (streaming: new A, k = 0)
+            cache = self._epoch_terms = (A, (k, t), int(_day_of_year(A.time_ns[k:k + 1])[0]),
+                                         A.range_b_m[k] - A.sat_clk_b_m[k] + A.trop_b_m[k])
+        doy, base_model = cache[2], cache[3]
+        trop, _ = tropo_delay_site(el_r, lat, h, doy)  # NaN below the horizon and for NaN LOS
+        geo = (rng - A.sat_clk_r_m[k] + trop) - base_model
         geo = np.broadcast_to(geo[:, None], self.shape)
         if A.ant_r is not None:
+            az_r = np.arctan2(enu[:, 0], enu[:, 1]) % (2.0 * np.pi)
             geo = geo + A.ant_r.correction(az_r, el_r)
         if A.ant_b_m is not None:
             geo = geo - A.ant_b_m[k]
@@ -350,17 +360,11 @@ class RtkFilter:
             if ss.size < 2:
                 return None
             # a position needs 3 independent satellite pairs (one reference per system)
-            u = np.unique(ss)
+            u = sorted_unique(ss)
             if u.size - np.unique(self.group[u, 0] // 16).size < 3 and self.opts.mode == "kinematic":
                 return None
             g = self.group[ss, ff]
-            e = el[ss]
-            order = np.lexsort((-e, g))
-            gs = g[order]
-            starts = np.r_[True, gs[1:] != gs[:-1]]
-            ref_sorted = order[np.flatnonzero(starts)][np.cumsum(starts) - 1]
-            ref = np.empty_like(order)
-            ref[order] = ref_sorted
+            ref = group_refs(g, el[ss])
             nonref = np.flatnonzero(ref != np.arange(ss.size))
             if nonref.size < 1:
                 return None
@@ -373,9 +377,8 @@ class RtkFilter:
             wl = self.wl
             amb_i = self.amb_idx[i_s, i_f]
             amb_j = self.amb_idx[j_s, j_f]
-            x_amb_lin = np.where(self.active, x_lin[self.amb_idx], 0.0)
             x_lin = x_lin.copy()
-            x_lin[self.amb_idx] = np.where(self.active, x_amb_lin, 0.0)
+            x_lin[self.amb_idx] = np.where(self.active, x_lin[self.amb_idx], 0.0)
             y_phi = wl * sd_phase - geo
             y_code = sd_code - geo
             v_phi = ((y_phi[i_s, i_f] - wl[i_s, i_f] * x_lin[amb_i])
@@ -398,11 +401,11 @@ class RtkFilter:
                     dd_ion = dd_ion + h_vert * x_lin[self.ivert_idx]
                 v_phi = v_phi + dd_ion  # phase advance: model -mu I
                 v_code = v_code - dd_ion
-                ix = np.r_[np.arange(NP), self.amb_idx[self.active], self.iono_idx[self.iono_active]]
+                ix = np.concatenate((_POS_IX, self.amb_idx[self.active], self.iono_idx[self.iono_active]))
                 if vert_on:
-                    ix = np.r_[ix, self.ivert_idx]
+                    ix = np.append(ix, self.ivert_idx)
             else:
-                ix = np.r_[np.arange(NP), self.amb_idx[self.active]]
+                ix = np.concatenate((_POS_IX, self.amb_idx[self.active]))
             col = np.full(self.nx, -1)
             col[ix] = np.arange(ix.size)
             m = nonref.size
@@ -441,11 +444,11 @@ class RtkFilter:
                 cf = cf * opts.noise.code_phase_ratio ** 2
                 R[m:, m:] = np.diag(vi * cf[i_s, i_f]) + same * (vj * cf[j_s, j_f])[None, :]
             # innovation about the prior: z - h(x_lin) + H (x_lin - x_prior)
-            v = np.r_[v_phi, v_code] + H @ (x_lin[ix] - x_prior[ix])
-            Pa = self.P[np.ix_(ix, ix)]
+            v = np.concatenate((v_phi, v_code)) + H @ (x_lin[ix] - x_prior[ix])
+            Pa = sub(self.P, ix)
             PHt = Pa @ H.T
             S = H @ PHt + R
-            bad = np.abs(v) > opts.slip.innovation_sigma * np.sqrt(np.diag(S))
+            bad = np.abs(v) > opts.slip.innovation_sigma * np.sqrt(S.diagonal())
             keep = np.ones(2 * m, bool)
             bad_phase = bad[:m].copy()
             if not bad_phase.any():
@@ -459,7 +462,7 @@ class RtkFilter:
                 # post-fit test: in kinematic mode the position prior is loose, so a slipped phase
                 # hides from the innovation test but stands out once the other phases fix the position
                 vp = (v[keep] - H[keep] @ dx)[: int(keep[:m].sum())]
-                rp = np.abs(vp) / np.sqrt(np.diag(R)[keep][: vp.size])
+                rp = np.abs(vp) / np.sqrt(R.diagonal()[keep][: vp.size])
                 if vp.size and rp.max() > opts.slip.innovation_sigma:
                     worst = np.flatnonzero(keep[:m])[int(np.argmax(rp))]
                     bad_phase[worst] = True
@@ -470,7 +473,7 @@ class RtkFilter:
                     cols = np.full((2 * m, 2), -1)
                     cols[:m, 0] = col[amb_i]
                     cols[:m, 1] = col[amb_j]
-                    rows = DdRows(v=v[keep], H=H[keep], R_diag=np.diag(R)[keep].copy(),
+                    rows = DdRows(v=v[keep], H=H[keep], R_diag=R.diagonal()[keep].copy(),
                                   is_phase=(np.arange(2 * m) < m)[keep], amb_cols=cols[keep],
                                   x_prior=x_prior[ix].copy(), ix=ix)
                     return rows, x_post, Pn
@@ -495,7 +498,7 @@ class RtkFilter:
         """Kalman gain step on the kept rows: (dx, P_post) or None. ``joseph``: covariance in the
         Joseph form (long baselines: the AR gates need the fixed position's covariance to the mm)."""
         H, v, PHt = H[keep], v[keep], PHt[:, keep]
-        S = H @ PHt + R[np.ix_(keep, keep)]
+        S = H @ PHt + R[keep][:, keep]
         try:
             c = chol(S)
         except LinAlgError:
@@ -514,7 +517,7 @@ class RtkFilter:
         """Fix-and-hold: DD ambiguities constrained to their integers (pseudo-measurements)."""
         ix = ar.ix
         T = ar.T
-        Pa = self.P[np.ix_(ix, ix)]
+        Pa = sub(self.P, ix)
         xa = self.x[ix]
         v = ar.fixed_amb - T @ xa
         R = np.eye(T.shape[0]) * self.opts.ar.hold_var_cyc2
@@ -527,4 +530,4 @@ class RtkFilter:
         K = chol_solve(c, PHt.T).T
         self.x[ix] = xa + K @ v
         Pn = Pa - K @ PHt.T
-        self.P[np.ix_(ix, ix)] = 0.5 * (Pn + Pn.T)
+        put_sub(self.P, ix, 0.5 * (Pn + Pn.T))

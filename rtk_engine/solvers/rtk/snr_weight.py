@@ -48,5 +48,6 @@ class SnrDropWeights:
             decayed = self.ref - self.decay * dt
             ref = np.where(np.isfinite(decayed), np.fmax(snr, decayed), snr)
         self.ref = np.where(np.isfinite(snr), ref, np.nan)  # a lost signal restarts its reference
-        drop = np.nan_to_num(self.ref - snr, nan=0.0)
+        drop = self.ref - snr
+        drop[np.isnan(drop)] = 0.0
         return np.minimum(10.0 ** (np.maximum(drop - self.free, 0.0) / self.db_per_decade), self.max_factor)
