@@ -411,7 +411,8 @@ function renderMonitoring(points, alarms) {
       const fixed = s && s.quality === 1;
       return { key: p.code, selected: p.code === state.mselected, cells: [
         [`<span class="code">${esc(p.code)}</span><span class="sub">${esc(p.name)}</span>`],
-        [levelBadge(p.alarm_level) + (p.active_alarms ? ` <span class="sub">${p.active_alarms} open</span>` : "")],
+        [levelBadge(p.alarm_level) + (p.active_alarms ? ` <span class="sub">${p.active_alarms} open</span>` : "")
+          + (p.zero_after_s && !p.zeroed_at ? ` <span class="sub" title="reference epoch being surveyed: displacement rules start after it">commissioning</span>` : "")],
         [referenceCell(p)],
         [fmt(s?.e_mm, 1), "num"], [fmt(s?.n_mm, 1), "num"], [fmt(s?.u_mm, 1), "num"],
         [s ? (fixed ? `<span class="good">fixed</span>` : `<span class="warn">not fixed</span>`) : "—"],

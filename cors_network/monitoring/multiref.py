@@ -11,7 +11,8 @@ differences come from the stations' troposphere. The per-epoch differences ``d_i
 point's own motion ``p``; their median over the last ``window`` epochs is ``D_ij`` (over the last
 ``short`` epochs ``Ds_ij``). Once ``window`` epochs are in, ``kappa`` is fitted to the horizontal
 ``D_ij = kappa (b_i - b_j)`` (least squares, limited to ``kappa_max``) and the vertical offsets are
-taken as they are; both then follow slowly (``1 / track_epochs`` per epoch) while nothing is flagged.
+taken as they are; both then follow with a time constant of ``track_s`` (30 min; the ionosphere
+changes over hours) while nothing is flagged.
 
 Combination: ``sum_i w_i (d_i - beta_i) - (kappa - kappa_0) b_w`` over the references in use,
 ``w_i = 1 / (sigma0^2 + (k L_i)^2)`` (``L_i`` baseline length in km; defaults sigma0 = 3 mm, k =
@@ -80,7 +81,7 @@ class ReferenceCombiner:
 
     def __init__(self, codes: list[str], baselines_enu_km, window: int = 120, min_common: int = 30,
                  identify_mm: float = 15.0, sigma0_mm: float = 3.0, per_km_mm: float = 1.0, short: int = 10,
-                 kappa_max_mm_km: float = 10.0, track_epochs: int = 1800) -> None:
+                 kappa_max_mm_km: float = 10.0, track_s: float = 1800.0) -> None:
         b = np.asarray(baselines_enu_km, float).reshape(-1, 3)
         if len(codes) != len(b) or not codes:
             raise ValueError("one baseline vector (reference -> point, ENU km) per reference code")
@@ -88,7 +89,8 @@ class ReferenceCombiner:
         self.b_km = b
         self.weights = reference_weights(np.linalg.norm(b, axis=1), sigma0_mm, per_km_mm)
         self.window, self.min_common, self.identify_mm, self.short = window, min_common, identify_mm, short
-        self.kappa_max, self.track_epochs = kappa_max_mm_km, track_epochs
+        self.kappa_max, self.track_s = kappa_max_mm_km, track_s
+        self._t_last: float | None = None
         self.kappa = self.kappa_0 = 0.0  # mm/km, the baselines' common scale error (now, when learned)
         self.offset_u: np.ndarray | None = None  # [P] learned vertical pair offsets (mm)
         self._hist: deque[np.ndarray] = deque(maxlen=window)  # [R, 3] per epoch, NaN where not fixed
@@ -127,8 +129,12 @@ class ReferenceCombiner:
         k = float(np.sum(D[:, :2] * self._db[:, :2])) / den if den > 0 else 0.0
         return float(np.clip(k, -self.kappa_max, self.kappa_max))
 
-    def push(self, per_ref_enu_mm: dict[str, np.ndarray]) -> Combination:
-        """Add one epoch (``{code: ENU mm or NaN}``; missing codes count as not fixed)."""
+    def push(self, per_ref_enu_mm: dict[str, np.ndarray], t_s: float | None = None) -> Combination:
+        """Add one epoch (``{code: ENU mm or NaN}``; missing codes count as not fixed) at ``t_s`` (s; without
+        times an epoch counts as 1 s)."""
+        step = 1.0 if t_s is None or self._t_last is None else max(0.0, t_s - self._t_last)
+        self._t_last = t_s if t_s is not None else self._t_last
+        gain = min(1.0, step / self.track_s)
         d = np.array([np.asarray(per_ref_enu_mm.get(c, np.full(3, np.nan)), float) for c in self.codes])
         self._hist.append(d)
         change = np.full((len(self.pairs), 3), np.nan)
@@ -142,8 +148,8 @@ class ReferenceCombiner:
                 change = D - self.offset
                 self._identify(change, Ds - self.offset)
                 if not self.suspects and np.all(np.isfinite(D)) and self._quiet(change, Ds - self.offset):
-                    self.kappa += (self._fit_kappa(D) - self.kappa) / self.track_epochs
-                    self.offset_u += (D[:, 2] - self.offset_u) / self.track_epochs
+                    self.kappa += (self._fit_kappa(D) - self.kappa) * gain
+                    self.offset_u += (D[:, 2] - self.offset_u) * gain
         use = np.array([c not in self.suspects for c in self.codes]) & np.all(np.isfinite(d), axis=1)
         if use.any():
             w = self.weights[use] / self.weights[use].sum()

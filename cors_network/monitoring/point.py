@@ -160,7 +160,7 @@ class LivePoint:
         if self.combiner is None:
             enu, q, n_sats, ratio, ecef = per[0].enu_mm, per[0].quality, per[0].n_sats, per[0].ratio, first.ecef_m[0]
         else:
-            comb = self.combiner.push({r.code: r.enu_mm for r in per})
+            comb = self.combiner.push({r.code: r.enu_mm for r in per}, int(first.time_ns[0]) / NS)
             used = [r for r in per if r.code in comb.used]
             enu = comb.enu_mm
             best = min(per, key=lambda r: (r.quality if r.quality else 99, -r.ratio))
