@@ -1,7 +1,8 @@
 """Monitoring points: CRUD with alarm rules, durable observation intake, displacement series
 (JSON / CSV / GeoJSON), static session averages, alarms (list, acknowledge, close).
 
-* ``POST /api/monitoring/points`` {code, name, owner, x_m, y_m, z_m, reference_stations, webhook_url, rules}
+* ``POST /api/monitoring/points`` {code, name, owner, x_m, y_m, z_m, reference_stations, webhook_url, rules,
+  zero_after_s}
 * ``PUT /api/monitoring/points/{code}/rules`` replaces the rules (see cors_network.monitoring.rules.Rule)
 * ``POST /api/monitoring/points/{code}/observations``: body = a RINEX observation chunk (plain,
   Hatanaka or gzip; ``Content-Type`` anything but JSON) or JSON epochs (``application/json``, see
@@ -12,6 +13,8 @@
 * ``GET /api/monitoring/points/{code}/sessions?session_s=3600`` hourly averages + repeatability
 * ``GET /api/monitoring/points/{code}/references`` per-reference solutions (several reference stations)
   and the live combination state (scale, natural offsets, suspects)
+* ``POST /api/monitoring/points/{code}/zero?window_s=`` a new reference epoch (points created with
+  ``zero_after_s`` are zeroed once automatically: commissioning)
 * ``GET /api/monitoring/alarms?state=&point=``; ``POST /api/monitoring/alarms/{id}/acknowledge|close``
 """
 from __future__ import annotations
