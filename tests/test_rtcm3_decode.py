@@ -329,3 +329,31 @@ def test_compiled_kernel_gives_the_numpy_numbers(rel, ref):
             assert (crc24q(chunk), crc24q(chunk, 0x123456)) == want
     finally:
         _ext.set_enabled(prev)
+
+
+def test_ephemerides_kept_are_distinct_and_bounded(hiroshima):
+    """A stream repeats its ephemerides every few seconds for days: the decoder keeps each distinct
+    one once, and at most EPHEMERIDES_PER_SATELLITE per satellite (the newest), so memory is bounded."""
+    from rtk_engine.formats.rtcm3.decoder import EPHEMERIDES_PER_SATELLITE
+    from rtk_engine.formats.rtcm3.encoder import Rtcm3Encoder
+
+    _, nav, _ = hiroshima
+    gps = nav.kepler.take(np.flatnonzero(np.char.startswith(nav.kepler.sat.astype(str), "G")))
+    assert len(gps) >= 4
+    frames = Rtcm3Encoder.encode_nav(gps)
+    dec = Rtcm3Decoder(t_ref_ns=T_HIROSHIMA)
+    for _ in range(50):  # the same broadcast, repeated
+        dec.feed(b"".join(frames))
+    kept = dec.nav_data().kepler
+    assert len(kept) == len(gps) and set(kept.sat.tolist()) == set(gps.sat.tolist())
+    # one satellite, 3x the limit of distinct ephemerides (toe/toc moved by 2 h each): the newest kept
+    one = gps.take(np.array([0] * (3 * EPHEMERIDES_PER_SATELLITE)))
+    step = np.arange(len(one), dtype=np.int64) * 7200 * gt.NS
+    one.toe_ns = one.toe_ns + step
+    one.toc_ns = one.toc_ns + step
+    dec2 = Rtcm3Decoder(t_ref_ns=T_HIROSHIMA)
+    for f in Rtcm3Encoder.encode_nav(one):
+        dec2.feed(f)
+    kept2 = dec2.nav_data().kepler
+    assert len(kept2) == EPHEMERIDES_PER_SATELLITE
+    assert np.array_equal(np.sort(kept2.toe_ns), np.sort(one.toe_ns)[-EPHEMERIDES_PER_SATELLITE:])

@@ -129,8 +129,11 @@ class Rtcm3Decoder:
         self.descriptor: StationDescriptor | None = None
         self.glonass_biases: GlonassBiases | None = None
         self.glonass_channels: dict[str, int] = dict(glonass_channels or {})
-        self._kepler: list[EphemerisMessage] = []  # converted to navigation rows by nav_data()
-        self._glonass: list[EphemerisMessage] = []
+        # distinct ephemerides per satellite, oldest first, at most EPHEMERIDES_PER_SATELLITE each
+        # (a long-running stream repeats them every few seconds: memory stays bounded)
+        self._eph: dict[str, dict[tuple, tuple[int, EphemerisMessage]]] = {}
+        self._eph_seq = 0
+        self._nav_cache: NavData | None = None
         self._pending: list[_Cells] = []
         self._raw: list[bytes] = []  # MSM payloads of the pending epoch, not decoded yet
         self._raw_plans: list = []
@@ -340,10 +343,8 @@ class Rtcm3Decoder:
                                  obj.multiple, obj, sys_ == "G")
         if isinstance(obj, EphemerisMessage):
             if t == 1020:
-                self._glonass.append(obj)
                 self.glonass_channels[obj.sat] = obj.fields["DF040"] - 7
-            else:
-                self._kepler.append(obj)
+            self._keep_ephemeris(obj)
             return [obj]
         if isinstance(obj, StationPosition):
             old = self.station
@@ -445,11 +446,37 @@ class Rtcm3Decoder:
         return build_epoch(t_ns, parts, hc[2])  # epochs share the header until station data change
 
     # ------------------------------------------------------------------ output
+    def _keep_ephemeris(self, obj: EphemerisMessage) -> None:
+        """Store a distinct ephemeris (satellite, toe, IOD, source); repeats are dropped, and a
+        satellite keeps its newest ``EPHEMERIDES_PER_SATELLITE``."""
+        nav = obj.nav
+        if obj.msg_type == 1020:
+            key: tuple = (int(nav.toe_ns[0]),)
+        else:
+            key = (int(nav.toe_ns[0]), int(nav.cols["iode"][0]), str(nav.cols["source"][0]))
+        per_sat = self._eph.setdefault(obj.sat, {})
+        if key in per_sat:
+            return
+        self._eph_seq += 1
+        per_sat[key] = (self._eph_seq, obj)
+        while len(per_sat) > EPHEMERIDES_PER_SATELLITE:
+            per_sat.pop(next(iter(per_sat)))
+        self._nav_cache = None
+
     def nav_data(self) -> NavData:
-        """All ephemerides decoded so far (duplicates of the same satellite/toe/IOD removed)."""
+        """The ephemerides kept (distinct by satellite/toe/IOD, newest ``EPHEMERIDES_PER_SATELLITE``
+        per satellite), in order of receipt."""
+        if self._nav_cache is None:
+            self._nav_cache = self._build_nav()
+        return NavData(kepler=self._nav_cache.kepler, glonass=self._nav_cache.glonass)
+
+    def _build_nav(self) -> NavData:
+        kept = sorted((v for per_sat in self._eph.values() for v in per_sat.values()), key=lambda v: v[0])
+        kepler = [m for _, m in kept if m.msg_type != 1020]
+        glonass = [m for _, m in kept if m.msg_type == 1020]
         nav = NavData()
-        if self._kepler:
-            rows = [m.nav for m in self._kepler]
+        if kepler:
+            rows = [m.nav for m in kepler]
             k = KeplerEphemeris(sat=np.concatenate([r.sat for r in rows]),
                                 toe_ns=np.concatenate([r.toe_ns for r in rows]),
                                 toc_ns=np.concatenate([r.toc_ns for r in rows]),
@@ -459,8 +486,8 @@ class Rtcm3Decoder:
                               np.char.add(k.cols["iode"].astype(str), k.cols["source"].astype(str)))
             _, first = np.unique(key, return_index=True)
             nav.kepler = k.take(np.sort(first))
-        if self._glonass:
-            rows = [m.nav for m in self._glonass]
+        if glonass:
+            rows = [m.nav for m in glonass]
             g = GlonassEphemeris(**{f: np.concatenate([getattr(r, f) for r in rows]) for f in _GLO_FIELDS})
             key = np.char.add(g.sat, g.toe_ns.astype(str))
             _, first = np.unique(key, return_index=True)
@@ -469,6 +496,9 @@ class Rtcm3Decoder:
 
 
 _EPOCH_CACHE: dict[bytes, tuple] = {}
+# Distinct ephemerides a decoder keeps per satellite: 48 h of GPS (2 h toe spacing), 24 h of BeiDou,
+# 12 h of GLONASS, 4 h of Galileo (10 min): more than an archive hour or a live solution needs
+EPHEMERIDES_PER_SATELLITE = 24
 _GLO_FIELDS = [f.name for f in fields(GlonassEphemeris)]
 
 
