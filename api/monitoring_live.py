@@ -57,9 +57,10 @@ class LiveMonitoring:
         with self.proc.sessions() as db:
             points = db.scalars(select(MonitoringPoint).where(MonitoringPoint.enabled)).all()
             stations = {s.code: s for s in db.scalars(select(Station)).all()}
+            monitors = {p.code for p in points}
             for p in points:
                 rover = ingests.get(p.code)
-                refs = self._references(p, stations, ingests)
+                refs = self._references(p, stations, ingests, monitors)
                 if rover is None or not refs:
                     continue
                 self._hook(rover, self._rover_sink(p.id))
@@ -72,13 +73,14 @@ class LiveMonitoring:
         return dict(self.attached)
 
     @staticmethod
-    def _references(p: MonitoringPoint, stations: dict, ingests: dict) -> list[str]:
-        """The point's listed references that are live (a missing one is left out), else the nearest live one."""
+    def _references(p: MonitoringPoint, stations: dict, ingests: dict, monitors: set[str] = frozenset()) -> list[str]:
+        """The point's listed references that are live (a missing one is left out), else the nearest live
+        reference station (never another monitoring point's receiver: ``monitors``)."""
         if p.reference_stations:
             return [c for c in p.reference_stations if c in ingests and c in stations and c != p.code]
         here = np.array([p.x_m, p.y_m, p.z_m])
         cands = [(np.linalg.norm(np.array([s.x_m, s.y_m, s.z_m]) - here), c) for c, s in stations.items()
-                 if c in ingests and c != p.code]
+                 if c in ingests and c != p.code and c not in monitors]
         return [min(cands)[1]] if cands else []
 
     def _hook(self, ing, fn) -> None:

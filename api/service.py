@@ -28,7 +28,7 @@ from ntrip_caster.server import Caster
 from rtk_engine import gnss_time as gt
 
 from .app import create_app
-from .caster_sync import accounts_from_db, mounts_from_db
+from .caster_sync import accounts_from_db, monitoring_receiver_codes, mounts_from_db
 from .live import LiveState
 from .models import ArchiveFile, QualitySample, Station, StationEvent, utcnow
 from .settings import Settings
@@ -148,14 +148,19 @@ class Service:
         """One ingest per station whose mountpoint exists on the caster."""
         with self.sessions() as db:
             wanted = {s.code: s.mountpoint for s in db.scalars(select(Station)).all() if s.mountpoint}
+            monitors = monitoring_receiver_codes(db)
         port = self.live.caster.port
         for code, mount in wanted.items():
             if code not in self.live.ingests:
                 ing = StationIngest(code, f"ntrip://_ingest:{self._ingest_pw}@127.0.0.1:{port}/{mount}",
                                     archive=self.archive)
                 self.live.ingests[code] = ing
-                self.integrity.attach(ing)
                 self._tasks[f"ingest:{code}"] = asyncio.create_task(ing.run(), name=f"ingest:{code}")
+        for code, ing in self.live.ingests.items():  # a monitoring receiver may move: never an integrity neighbour
+            if code in monitors:
+                self.integrity.detach(code, ing)
+            else:
+                self.integrity.attach(ing)
         for code in list(self.live.ingests):
             if code not in wanted:
                 self.integrity.detach(code, self.live.ingests.pop(code))

@@ -87,6 +87,13 @@ def test_demo_service_streams_decodable_rtcm_and_survives_restart(tmp_path):
         assert {"G", "E", "J"} <= set(fuji.quality.snapshot().sats_per_system)
         np.testing.assert_allclose(fuji.position_ecef_m, recorded_stations()[0].ecef_m, atol=2e-4)
         assert abs(fuji.quality.snapshot().last_epoch_gpst_ns - gt.now_gpst_ns()) < 5 * gt.NS
+        # the demo tower (a monitoring point's receiver, which moves) streams through the caster but is
+        # never a reference: not a coordinate-integrity neighbour, not a NEAREST candidate for rovers
+        assert "TWR1" in svc.live.ingests and "TWR1" not in svc.integrity._decoders
+        assert "CQ00" in svc.integrity._decoders
+        nearest = svc.live.caster.mounts["NEAREST"].cfg
+        assert not any(c.startswith("TWR1") for c in nearest.candidates)
+        assert any(c.startswith("CQ00") for c in nearest.candidates)
         svc.persist_quality()
         return {i: q.quality.epochs for i, q in svc.live.ingests.items()}
 
