@@ -357,3 +357,41 @@ def test_ephemerides_kept_are_distinct_and_bounded(hiroshima):
     kept2 = dec2.nav_data().kepler
     assert len(kept2) == EPHEMERIDES_PER_SATELLITE
     assert np.array_equal(np.sort(kept2.toe_ns), np.sort(one.toe_ns)[-EPHEMERIDES_PER_SATELLITE:])
+
+
+def test_ephemeris_key_and_times_match_nav_row():
+    """The dedupe key and toe/toc come from the raw fields without building the nav row; they equal
+    the row's values on every ephemeris of every capture, for several references (GLONASS: day
+    resolution and leap seconds), and the scalar GLONASS time steps equal gnss_time's around each leap."""
+    from rtk_engine.formats.rtcm3 import ephemeris as E
+
+    rng = random.Random(7)
+    refs = [T_HIROSHIMA, int(gt.from_calendar(2019, 1, 20, 19, 56)), int(gt.from_calendar(2017, 1, 1)) - 5 * gt.NS]
+    n = 0
+    for name in ("rtcm/swift/eph.rtcm", "rtcm/swift/20190120_1956_rover.023", HIROSHIMA):
+        for fr in iter_frames(shared_path(name).read_bytes()):
+            p = fr[3:-3]
+            t = (p[0] << 4) | (p[1] >> 4)
+            if t not in E.SCHEMAS:
+                continue
+            f = E.ephemeris_fields(p)
+            for t_ref in refs + [rng.randrange(0, 1_500_000_000) * gt.NS]:
+                m = E.EphemerisMessage(t, f, t_ref)
+                nav = m.nav
+                if t == 1020:
+                    assert m.key == (int(nav.toe_ns[0]),)
+                else:
+                    assert m.key == (int(nav.toe_ns[0]), int(nav.cols["iode"][0]), int(nav.cols["source"][0]))
+                    want_toe = {1019: lambda: gt.from_week_sow(E._week_near(f["DF076"], 1024, t_ref), f["DF093"] * 16),
+                                1044: lambda: gt.from_week_sow(E._week_near(f["DF452"], 1024, t_ref), f["DF442"] * 16),
+                                1042: lambda: gt.from_bds_week_sow(f["DF489"], f["DF505"] * 8),
+                                1045: lambda: gt.from_gst_week_sow(f["DF289"], f["DF304"] * 60),
+                                1046: lambda: gt.from_gst_week_sow(f["DF289"], f["DF304"] * 60)}[t]()
+                    assert int(nav.toe_ns[0]) == int(want_toe)
+                n += 1
+    assert n > 1000
+    for leap_utc, val in zip(gt._LEAP_UTC_NS.tolist(), gt._LEAP_VAL.tolist()):
+        for t in range(leap_utc - 3 * gt.NS, leap_utc + 3 * gt.NS, gt.NS // 2):
+            for x in (t, t + val * gt.NS, t + E._GLO_NS):
+                assert E._gpst_to_glonasst(x) == int(gt.gpst_to_glonasst(x))
+                assert E._glonasst_to_gpst(x) == int(gt.glonasst_to_gpst(x))

@@ -449,11 +449,7 @@ class Rtcm3Decoder:
     def _keep_ephemeris(self, obj: EphemerisMessage) -> None:
         """Store a distinct ephemeris (satellite, toe, IOD, source); repeats are dropped, and a
         satellite keeps its newest ``EPHEMERIDES_PER_SATELLITE``."""
-        nav = obj.nav
-        if obj.msg_type == 1020:
-            key: tuple = (int(nav.toe_ns[0]),)
-        else:
-            key = (int(nav.toe_ns[0]), int(nav.cols["iode"][0]), str(nav.cols["source"][0]))
+        key = obj.key  # from the raw fields: the nav row is built only when asked for
         per_sat = self._eph.setdefault(obj.sat, {})
         if key in per_sat:
             return

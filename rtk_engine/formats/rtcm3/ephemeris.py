@@ -8,6 +8,7 @@ Angles in the messages are semicircles (converted with the ICD value of pi), dis
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
@@ -145,6 +146,15 @@ class EphemerisMessage:
         sys_, df = _SAT_FIELD[self.msg_type]
         return f"{sys_}{self.fields[df]:02d}"
 
+    @property
+    def key(self) -> tuple:
+        """What makes two ephemerides of one satellite distinct, from the raw fields (no ``nav`` row):
+        (toe GPST ns,) for GLONASS, (toe GPST ns, IODE, source) otherwise - the row's values."""
+        f, t = self.fields, self.msg_type
+        if t == 1020:
+            return (_glonass_times(f, self.t_ref_ns)[0],)
+        return (_kepler_times(f, self.t_ref_ns)[0], f[_IODE_FIELD[t]], _SOURCE[t])
+
 
 def ephemeris_fields(payload: bytes) -> dict[str, int]:
     """Raw integer DF fields of an ephemeris payload."""
@@ -177,52 +187,90 @@ def fields_to_nav(fields: dict[str, int], t_ref_ns: int) -> KeplerEphemeris | Gl
     if t == 1020:
         return _glonass_row(fields, t_ref_ns)
     row: dict = {k: fields[df] * s * (SC2RAD if sc else 1.0) for k, (df, s, sc) in KEPLER_MAPS[t].items()}
+    toe, toc = _kepler_times(fields, t_ref_ns)
     if t == 1019:
-        week = _week_near(fields["DF076"], 1024, t_ref_ns)
-        toe = gt.from_week_sow(week, fields["DF093"] * 16)
-        toc = gt.from_week_sow(week, fields["DF081"] * 16)
         row |= {"sat": f"G{fields['DF009']:02d}", "iode": fields["DF071"], "iodc": fields["DF085"],
                 "health": fields["DF102"], "accuracy_m": URA_M[fields["DF077"]], "source": 1,
                 "fit_interval_h": 6.0 if fields["DF137"] else 4.0, "tgd2_s": np.nan}
     elif t == 1044:
-        week = _week_near(fields["DF452"], 1024, t_ref_ns)
-        toe = gt.from_week_sow(week, fields["DF442"] * 16)
-        toc = gt.from_week_sow(week, fields["DF430"] * 16)
         row |= {"sat": f"J{fields['DF429']:02d}", "iode": fields["DF434"], "iodc": fields["DF456"],
                 "health": fields["DF454"], "accuracy_m": URA_M[fields["DF453"]], "source": 1,
                 "fit_interval_h": 4.0 if fields["DF457"] else 2.0, "tgd2_s": np.nan}  # QZSS: 0 = 2 h, 1 = > 2 h
     elif t == 1042:
-        toe = gt.from_bds_week_sow(fields["DF489"], fields["DF505"] * 8)
-        toc = gt.from_bds_week_sow(fields["DF489"], fields["DF493"] * 8)
         row |= {"sat": f"C{fields['DF488']:02d}", "iode": fields["DF492"], "iodc": fields["DF497"],
                 "health": fields["DF515"], "accuracy_m": URA_M[fields["DF490"]], "source": 0,
                 "fit_interval_h": np.nan}
     else:  # Galileo 1045 F/NAV, 1046 I/NAV
-        toe = gt.from_gst_week_sow(fields["DF289"], fields["DF304"] * 60)
-        toc = gt.from_gst_week_sow(fields["DF289"], fields["DF293"] * 60)
         if t == 1045:
             health = (fields["DF314"] << 4) | (fields["DF315"] << 3)
-            sisa, source = fields["DF291"], (1 << 1) | (1 << 8)
+            sisa = fields["DF291"]
             row["tgd2_s"] = np.nan
         else:
             health = (fields["DF316"] << 7) | (fields["DF317"] << 6) | (fields["DF287"] << 1) | fields["DF288"]
-            sisa, source = fields["DF286"], (1 << 0) | (1 << 2) | (1 << 9)
+            sisa = fields["DF286"]
         row |= {"sat": f"E{fields['DF252']:02d}", "iode": fields["DF290"], "iodc": fields["DF290"],
-                "health": health, "accuracy_m": SISA_M[sisa], "source": source, "fit_interval_h": np.nan}
-    toc = _adjust_week(int(toc), int(toe))
-    row |= {"toe_ns": int(toe), "toc_ns": int(toc), "ttr_ns": int(t_ref_ns)}
+                "health": health, "accuracy_m": SISA_M[sisa], "source": _SOURCE[t], "fit_interval_h": np.nan}
+    row |= {"toe_ns": toe, "toc_ns": toc, "ttr_ns": int(t_ref_ns)}
     return KeplerEphemeris.from_rows([row])
 
 
-def _glonass_row(f: dict[str, int], t_ref_ns: int) -> GlonassEphemeris:
-    ref_glo = int(gt.gpst_to_glonasst(t_ref_ns))
-    day0 = ref_glo - ref_glo % (86_400 * gt.NS)
+_IODE_FIELD = {1019: "DF071", 1044: "DF434", 1042: "DF492", 1045: "DF290", 1046: "DF290"}
+_SOURCE = {1019: 1, 1044: 1, 1042: 0, 1045: (1 << 1) | (1 << 8), 1046: (1 << 0) | (1 << 2) | (1 << 9)}  # RINEX source mask
+_NS, _WEEK_NS, _DAY_NS = gt.NS, gt.WEEK_NS, 86_400 * gt.NS
+
+
+def _kepler_times(f: dict[str, int], t_ref_ns: int) -> tuple[int, int]:
+    """(toe, toc) GPST ns of a Kepler ephemeris (1019/1042/1044/1045/1046); whole seconds, so the
+    integer arithmetic equals :mod:`~rtk_engine.gnss_time`'s week/sow conversions."""
+    t = f["DF002"]
+    if t == 1019:
+        week = _week_near(f["DF076"], 1024, t_ref_ns)
+        toe, toc = week * _WEEK_NS + f["DF093"] * 16 * _NS, week * _WEEK_NS + f["DF081"] * 16 * _NS
+    elif t == 1044:
+        week = _week_near(f["DF452"], 1024, t_ref_ns)
+        toe, toc = week * _WEEK_NS + f["DF442"] * 16 * _NS, week * _WEEK_NS + f["DF430"] * 16 * _NS
+    elif t == 1042:  # BDT: BDS week + 1356, GPST = BDT + 14 s
+        base = (f["DF489"] + gt.BDS_WEEK_OFFSET) * _WEEK_NS + gt.BDT_OFFSET_S * _NS
+        toe, toc = base + f["DF505"] * 8 * _NS, base + f["DF493"] * 8 * _NS
+    else:  # Galileo: GST = GPST, Galileo week + 1024
+        base = (f["DF289"] + gt.GST_WEEK_OFFSET) * _WEEK_NS
+        toe, toc = base + f["DF304"] * 60 * _NS, base + f["DF293"] * 60 * _NS
+    return toe, _adjust_week(toc, toe)
+
+
+# leap-second steps as Python ints (same tables as gnss_time): scalar conversions without numpy calls
+_LEAP_UTC = gt._LEAP_UTC_NS.tolist()
+_LEAP_GPST = (gt._LEAP_UTC_NS + (gt._LEAP_VAL - 1) * gt.NS).tolist()
+_LEAP_S = gt._LEAP_VAL.tolist()
+_GLO_NS = gt.GLO_UTC_OFFSET_S * gt.NS
+
+
+def _gpst_to_glonasst(t: int) -> int:
+    """Scalar :func:`gnss_time.gpst_to_glonasst` (same steps, Python ints)."""
+    i = bisect_right(_LEAP_GPST, t) - 1
+    return t - (_LEAP_S[i] if i >= 0 else 0) * _NS + _GLO_NS
+
+
+def _glonasst_to_gpst(t: int) -> int:
+    """Scalar :func:`gnss_time.glonasst_to_gpst` (same steps, Python ints)."""
+    u = t - _GLO_NS
+    i = bisect_right(_LEAP_UTC, u) - 1
+    return u + (_LEAP_S[i] if i >= 0 else 0) * _NS
+
+
+def _glonass_times(f: dict[str, int], t_ref_ns: int) -> tuple[int, int]:
+    """(toe, tof) GPST ns of a 1020: times of day (GLONASS time) on the day nearest ``t_ref_ns``."""
+    ref_glo = _gpst_to_glonasst(int(t_ref_ns))
+    day0 = ref_glo - ref_glo % _DAY_NS
     def near_day(tod_s: int) -> int:
-        t = day0 + tod_s * gt.NS
-        return int(gt.glonasst_to_gpst(t + round((ref_glo - t) / (86_400 * gt.NS)) * 86_400 * gt.NS))
-    toe = near_day(f["DF110"] * 900)
+        t = day0 + tod_s * _NS
+        return _glonasst_to_gpst(t + round((ref_glo - t) / _DAY_NS) * _DAY_NS)
     tk = f["DF107"]
-    tof = near_day((tk >> 7) * 3600 + ((tk >> 1) & 0x3F) * 60 + (tk & 1) * 30)
+    return near_day(f["DF110"] * 900), near_day((tk >> 7) * 3600 + ((tk >> 1) & 0x3F) * 60 + (tk & 1) * 30)
+
+
+def _glonass_row(f: dict[str, int], t_ref_ns: int) -> GlonassEphemeris:
+    toe, tof = _glonass_times(f, t_ref_ns)
     km = 1000.0
     return GlonassEphemeris(
         sat=np.array([f"R{f['DF038']:02d}"]), toe_ns=np.array([toe], np.int64), tof_ns=np.array([tof], np.int64),
