@@ -10,6 +10,7 @@ import numpy as np
 
 cimport numpy as cnp
 from libc.math cimport NAN, isfinite, isnan
+from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 
 cnp.import_array()
@@ -111,3 +112,83 @@ def msm_run(const unsigned char[::1] joined, const int64_t[::1] byte_idx, const 
         if glo_fdma and (b1[i] or b2[i]) and isnan(f) and isfinite(code[i]):
             missing += 1
     return vals_arr, code_arr, phase_arr, dop_arr, snr_arr, freq_arr, missing
+
+
+cdef class FieldSpec:
+    """A fixed layout compiled for :func:`read_fields`: names, end bits (from the start), widths
+    (<= 57 bits) and kinds (0 unsigned, 1 two's complement, 2 sign-magnitude) of its named fields."""
+    cdef tuple names
+    cdef dict template
+    cdef int64_t[::1] ends, widths
+    cdef unsigned char[::1] kinds
+
+    def __init__(self, tuple names, ends, widths, kinds):
+        self.names = names
+        self.template = dict.fromkeys(names, 0)  # copying it is cheaper than growing a new dict
+        self.ends = np.ascontiguousarray(ends, np.int64)
+        self.widths = np.ascontiguousarray(widths, np.int64)
+        self.kinds = np.ascontiguousarray(kinds, np.uint8)
+
+
+def read_fields(const unsigned char[::1] payload, Py_ssize_t pos, FieldSpec spec):
+    """Fixed-layout fields starting at bit ``pos`` -> dict name -> int, as ``bits.read_schema``
+    (the caller checks the payload length)."""
+    cdef Py_ssize_t i, j, nb = payload.shape[0], n = spec.ends.shape[0]
+    cdef int64_t start, w, b
+    cdef uint64_t win, v, half
+    cdef unsigned char kind
+    cdef dict out = spec.template.copy()
+    cdef tuple names = spec.names
+    for i in range(n):
+        w = spec.widths[i]
+        start = pos + spec.ends[i] - w
+        b = start >> 3
+        win = 0
+        for j in range(8):
+            win = (win << 8) | (payload[b + j] if b + j < nb else 0)
+        v = (win << (start & 7)) >> (64 - w)
+        half = (<uint64_t>1) << (w - 1)
+        kind = spec.kinds[i]
+        if kind == 1 and v >= half:
+            out[names[i]] = <int64_t>v - <int64_t>(half << 1)
+        elif kind == 2 and v >= half:
+            out[names[i]] = <int64_t>half - <int64_t>v
+        else:
+            out[names[i]] = <int64_t>v
+    return out
+
+
+def scan_frames(const unsigned char[::1] buf):
+    """RTCM 3 frames in ``buf`` as ``rtcm3_frame.FrameScanner`` finds them, sequentially: (frames,
+    consumed bytes, bad CRCs, garbage bytes). A bad CRC drops only the preamble byte; scanning stops
+    at an incomplete frame (or fewer than 3 bytes after a preamble), which stays unconsumed."""
+    cdef Py_ssize_t n = buf.shape[0], i = 0, k, total, e
+    cdef Py_ssize_t bad = 0, garbage = 0
+    cdef uint32_t c
+    cdef list frames = []
+    while True:
+        k = i
+        while k < n and buf[k] != 0xD3:
+            k += 1
+        garbage += k - i
+        i = k
+        if k >= n or n - i < 3:
+            break
+        if buf[i + 1] & 0xFC:  # reserved bits must be zero
+            garbage += 1
+            i += 1
+            continue
+        total = 6 + (((buf[i + 1] & 0x03) << 8) | buf[i + 2])
+        if n - i < total:
+            break
+        c = 0
+        for e in range(i, i + total - 3):
+            c = ((c << 8) & 0xFFFFFF) ^ _TABLE[((c >> 16) ^ buf[e]) & 0xFF]
+        if c == ((<uint32_t>buf[i + total - 3] << 16) | (<uint32_t>buf[i + total - 2] << 8) | buf[i + total - 1]):
+            frames.append(PyBytes_FromStringAndSize(<const char*>&buf[i], total))
+            i += total
+        else:
+            bad += 1
+            garbage += 1
+            i += 1
+    return frames, i, bad, garbage

@@ -14,6 +14,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ... import _ext
+
 
 class Rtcm3DecodeError(ValueError):
     """A malformed RTCM 3 payload (too short, inconsistent masks, ...)."""
@@ -31,8 +33,9 @@ _COMPILED: dict[int, tuple] = {}
 
 
 def _compile(schema: Schema) -> tuple:
-    """(schema, total bits, names, [(end bit, mask)], [(index, half, full)] signed, [(index, half)] sign-magnitude)."""
-    names, spans, signed, signmag = [], [], [], []
+    """(schema, total bits, names, [(end bit, mask)], [(index, half, full)] signed, [(index, half)] sign-magnitude,
+    (compiled ``FieldSpec``, its reader) or None)."""
+    names, spans, signed, signmag, widths, kinds = [], [], [], [], [], []
     end = 0
     for name, n, kind in schema:
         end += n
@@ -44,7 +47,14 @@ def _compile(schema: Schema) -> tuple:
             signmag.append((len(names), 1 << (n - 1)))
         names.append(name)
         spans.append((end, (1 << n) - 1))
-    return schema, end, tuple(names), tuple(spans), tuple(signed), tuple(signmag)
+        widths.append(n)
+        kinds.append({"u": 0, "s": 1, "m": 2}[kind])
+    spec = _ext.kernel("rtcm3_core", "FieldSpec")
+    if spec is not None and max(widths, default=0) <= 57:  # within the compiled reader's 64-bit window
+        spec = (spec(tuple(names), [e for e, _ in spans], widths, kinds), _ext.kernel("rtcm3_core", "read_fields"))
+    else:
+        spec = None
+    return schema, end, tuple(names), tuple(spans), tuple(signed), tuple(signmag), spec
 
 
 def read_schema(payload: bytes, schema: Schema, pos: int = 0, *, value: int | None = None,
@@ -59,10 +69,14 @@ def read_schema(payload: bytes, schema: Schema, pos: int = 0, *, value: int | No
         c = _compile(schema)
         if len(_COMPILED) < 4096:
             _COMPILED[id(schema)] = c
-    _, need, names, spans, signed, signmag = c
+    _, need, names, spans, signed, signmag, spec = c
     if value is None:
-        value = int.from_bytes(payload, "big")
         n_bits = len(payload) * 8
+        if spec is not None and _ext.enabled():  # compiled: the same integers in one call
+            if pos + need > n_bits:
+                raise Rtcm3DecodeError(f"payload of {n_bits} bits too short: need {pos + need}")
+            return spec[1](payload, pos, spec[0]), pos + need
+        value = int.from_bytes(payload, "big")
     assert n_bits is not None
     if pos + need > n_bits:
         raise Rtcm3DecodeError(f"payload of {n_bits} bits too short: need {pos + need}")

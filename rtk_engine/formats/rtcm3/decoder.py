@@ -29,8 +29,8 @@ from ...nav import GlonassEphemeris, KeplerEphemeris, NavData
 from ...obs import ObsBlock, ObsHeader
 from ..rtcm3_frame import FrameScanner
 from . import msm_tables as T
-from .bits import Rtcm3DecodeError
-from .ephemeris import EPHEMERIS_TYPES, EphemerisMessage, decode_ephemeris
+from .bits import Rtcm3DecodeError, read_schema
+from .ephemeris import EPHEMERIS_TYPES, SCHEMAS, EphemerisMessage, decode_ephemeris
 from .glonass_bias import GlonassBiases, decode_glonass_biases
 from .legacy import LEGACY_TYPES, LegacyObs, decode_legacy
 from .msm import MsmCells, MsmMessage, decode_msm, msm_cells, msm_time_ns
@@ -168,7 +168,10 @@ class Rtcm3Decoder:
             else:
                 if self._raw and (t in _CHANNEL_TYPES or t in LEGACY_TYPES):
                     self._finish_epochs(True)  # they change GLONASS channels or add cells: held MSMs come first
-                out.extend(self.feed_payload(p))
+                if t in EPHEMERIS_TYPES:
+                    self._add_ephemeris(p, t, out)
+                else:
+                    out.extend(self.feed_payload(p))
         self._finish_epochs(False)
         st = self.scanner.stats
         self.counters.frames, self.counters.bad_crc, self.counters.garbage_bytes = st.frames, st.bad_crc, st.garbage_bytes
@@ -201,6 +204,22 @@ class Rtcm3Decoder:
         except (Rtcm3DecodeError, ValueError, IndexError) as exc:  # inconsistent content
             self._note(t, f"message {t}: {exc}")
             return []
+
+    def _add_ephemeris(self, p: bytes, t: int, out: list) -> None:
+        """:meth:`feed_payload` of an ephemeris message, without the generic dispatch."""
+        try:
+            obj = EphemerisMessage(t, read_schema(p, SCHEMAS[t])[0], self.t_ref_ns)
+        except (Rtcm3DecodeError, ValueError, IndexError) as exc:
+            self._note(t, f"message {t}: {exc}")
+            return
+        self.counters.decoded[t] += 1
+        self._take_ephemeris(obj)
+        out.append(obj)
+
+    def _take_ephemeris(self, obj: EphemerisMessage) -> None:
+        if obj.msg_type == 1020:
+            self.glonass_channels[obj.sat] = obj.fields["DF040"] - 7
+        self._keep_ephemeris(obj)
 
     def _add_msm(self, p: bytes, t: int, out: list) -> None:
         """Header-check one MSM payload and hold it with its epoch; a completed epoch goes to ``out``."""
@@ -342,9 +361,7 @@ class Rtcm3Decoder:
             return self._add_obs(msm_time_ns(sys_, epoch, self.t_ref_ns), self._legacy_cells(obj),
                                  obj.multiple, obj, sys_ == "G")
         if isinstance(obj, EphemerisMessage):
-            if t == 1020:
-                self.glonass_channels[obj.sat] = obj.fields["DF040"] - 7
-            self._keep_ephemeris(obj)
+            self._take_ephemeris(obj)
             return [obj]
         if isinstance(obj, StationPosition):
             old = self.station

@@ -153,7 +153,7 @@ class EphemerisMessage:
         f, t = self.fields, self.msg_type
         if t == 1020:
             return (_glonass_times(f, self.t_ref_ns)[0],)
-        return (_kepler_times(f, self.t_ref_ns)[0], f[_IODE_FIELD[t]], _SOURCE[t])
+        return (_kepler_times(f, self.t_ref_ns, adjust=False)[0], f[_IODE_FIELD[t]], _SOURCE[t])
 
 
 def ephemeris_fields(payload: bytes) -> dict[str, int]:
@@ -219,9 +219,10 @@ _SOURCE = {1019: 1, 1044: 1, 1042: 0, 1045: (1 << 1) | (1 << 8), 1046: (1 << 0) 
 _NS, _WEEK_NS, _DAY_NS = gt.NS, gt.WEEK_NS, 86_400 * gt.NS
 
 
-def _kepler_times(f: dict[str, int], t_ref_ns: int) -> tuple[int, int]:
+def _kepler_times(f: dict[str, int], t_ref_ns: int, adjust: bool = True) -> tuple[int, int]:
     """(toe, toc) GPST ns of a Kepler ephemeris (1019/1042/1044/1045/1046); whole seconds, so the
-    integer arithmetic equals :mod:`~rtk_engine.gnss_time`'s week/sow conversions."""
+    integer arithmetic equals :mod:`~rtk_engine.gnss_time`'s week/sow conversions. ``adjust=False``
+    (toe alone wanted): toc's week is not adjusted to toe's."""
     t = f["DF002"]
     if t == 1019:
         week = _week_near(f["DF076"], 1024, t_ref_ns)
@@ -235,7 +236,7 @@ def _kepler_times(f: dict[str, int], t_ref_ns: int) -> tuple[int, int]:
     else:  # Galileo: GST = GPST, Galileo week + 1024
         base = (f["DF289"] + gt.GST_WEEK_OFFSET) * _WEEK_NS
         toe, toc = base + f["DF304"] * 60 * _NS, base + f["DF293"] * 60 * _NS
-    return toe, _adjust_week(toc, toe)
+    return toe, (_adjust_week(toc, toe) if adjust else toc)
 
 
 # leap-second steps as Python ints (same tables as gnss_time): scalar conversions without numpy calls

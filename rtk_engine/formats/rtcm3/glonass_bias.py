@@ -19,12 +19,15 @@ class GlonassBiases:
     bias_m: dict[str, float] = field(default_factory=dict)
 
 
+_BIAS = tuple(((f"DF{423 + k}", 16, "s"),) for k in range(4))  # one schema object each: compiled once
+
+
 def glonass_bias_fields(payload: bytes) -> dict[str, int]:
     """Raw fields: DF002, DF003, DF421, mask, and DF423..DF426 for the signals present."""
     f, pos = read_schema(payload, _HEAD)
     for k in range(4):
         if f["mask"] >> (3 - k) & 1:
-            g, pos = read_schema(payload, ((f"DF{423 + k}", 16, "s"),), pos)
+            g, pos = read_schema(payload, _BIAS[k], pos)
             f |= g
     return f
 
