@@ -417,15 +417,20 @@ class Rtcm3Decoder:
     def _legacy_cells(self, o: LegacyObs) -> _Cells:
         n = o.sats.size
         nf = o.codes.shape[1]
-        k = np.array([T.SYS_INDEX[s[0]] for s in o.sats.tolist()], np.int64) if n else np.zeros(0, np.int64)
-        prn = np.array([int(s[1:]) for s in o.sats.tolist()], np.int64) if n else np.zeros(0, np.int64)
-        kk = np.repeat(k, nf)
-        pp = np.repeat(prn, nf)
-        sig = np.tile(np.arange(1, nf + 1), n)
-        lli = self._lli(2, kk, pp, sig, o.lock.ravel(), np.zeros(nf * n, np.uint8))
-        sat_key = np.repeat(k * 100 + prn, nf)
-        code_key = np.array([T.CODE_KEY[(s[0], c)] for s, c in zip(np.repeat(o.sats, nf).tolist(), o.codes.ravel().tolist())],
-                            np.int64)
+        lay_key = o.sats.tobytes() + b"|" + o.codes.tobytes()
+        lay = _LEGACY_LAYOUTS.get(lay_key)
+        if lay is None:  # the same satellites and codes usually repeat for many epochs
+            k = np.array([T.SYS_INDEX[s[0]] for s in o.sats.tolist()], np.int64) if n else np.zeros(0, np.int64)
+            prn = np.array([int(s[1:]) for s in o.sats.tolist()], np.int64) if n else np.zeros(0, np.int64)
+            code_key = np.array([T.CODE_KEY[(s[0], c)] for s, c in zip(np.repeat(o.sats, nf).tolist(),
+                                                                       o.codes.ravel().tolist())], np.int64)
+            lay = (np.repeat(k, nf), np.repeat(prn, nf), np.tile(np.arange(1, nf + 1), n),
+                   np.repeat(k * 100 + prn, nf), code_key, np.zeros(nf * n, np.uint8))
+            if len(_LEGACY_LAYOUTS) > 256:
+                _LEGACY_LAYOUTS.clear()
+            _LEGACY_LAYOUTS[lay_key] = lay
+        kk, pp, sig, sat_key, code_key, zeros = lay
+        lli = self._lli(2, kk, pp, sig, o.lock.ravel(), zeros)
         return _Cells(sat_key, code_key, o.code_m.ravel(), o.phase_cyc.ravel(),
                       np.full(nf * n, np.nan), o.snr_dbhz.ravel(), lli)
 
@@ -509,6 +514,7 @@ class Rtcm3Decoder:
 
 
 _EPOCH_CACHE: dict[bytes, tuple] = {}
+_LEGACY_LAYOUTS: dict[bytes, tuple] = {}  # legacy satellites + codes -> index arrays of their cells (read only)
 # Distinct ephemerides a decoder keeps per satellite: 48 h of GPS (2 h toe spacing), 24 h of BeiDou,
 # 12 h of GLONASS, 4 h of Galileo (10 min): more than an archive hour or a live solution needs
 EPHEMERIDES_PER_SATELLITE = 24

@@ -125,7 +125,7 @@ _SAT_FIELD = {1019: ("G", "DF009"), 1020: ("R", "DF038"), 1042: ("C", "DF488"), 
               1045: ("E", "DF252"), 1046: ("E", "DF252")}
 
 
-@dataclass
+@dataclass(slots=True)  # one garbage-collected object per message (streams carry many)
 class EphemerisMessage:
     """A decoded ephemeris message: raw DF fields; ``nav`` is the one-row navigation container
     (built on first access; times resolved against ``t_ref_ns``, the decoder's reference at receipt)."""

@@ -1,7 +1,7 @@
 """Legacy RTK observation messages 1002/1004 (GPS L1, L1/L2) and 1010/1012 (GLONASS L1, L1/L2), decode only.
 
-Each satellite is a fixed-width record; all records are decoded at once by reshaping the bit
-array to [Nsat, record bits] and gathering columns.
+Each satellite is a fixed-width record; all fields of all records are gathered in one vectorised
+pass (:func:`~.bits.gather_fields`).
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 
 from ...constants import CLIGHT
 from ...signals import frequency_hz
-from .bits import Rtcm3DecodeError, unpack
+from .bits import Rtcm3DecodeError, gather_fields
 
 # (name, bits, signed) per satellite record
 _REC_1004 = (("sat", 6, 0), ("l1code", 1, 0), ("pr1", 24, 0), ("ph1", 20, 1), ("lock1", 7, 0), ("amb", 8, 0),
@@ -42,29 +42,35 @@ class LegacyObs:
     fields: dict[str, np.ndarray]
 
 
-def _records(bits: np.ndarray, pos: int, n: int, layout) -> dict[str, np.ndarray]:
-    width = sum(w for _, w, _ in layout)
-    if pos + n * width > bits.size:
+def _records(payload: bytes, pos: int, n: int, layout) -> dict[str, np.ndarray]:
+    """The ``n`` fixed-width satellite records from bit ``pos``: one gather of all their fields."""
+    offsets, widths, signed, width = _LAYOUTS[layout]
+    if pos + n * width > len(payload) * 8:
         raise Rtcm3DecodeError("legacy observation message truncated")
-    rec = bits[pos:pos + n * width].reshape(n, width).astype(np.int64)
-    out, c = {}, 0
-    for name, w, signed in layout:
-        v = rec[:, c:c + w] @ (1 << np.arange(w - 1, -1, -1, dtype=np.int64))
-        if signed:
-            v = np.where(v >= 1 << (w - 1), v - (1 << w), v)
-        out[name] = v
-        c += w
-    return out
+    starts = (pos + np.arange(n, dtype=np.int64)[:, None] * width + offsets).ravel()
+    v = gather_fields(payload, starts, np.tile(widths, n), np.tile(signed, n)).reshape(n, len(layout))
+    return {name: v[:, c] for c, (name, _, _) in enumerate(layout)}
+
+
+def _layout_arrays(layout) -> tuple:
+    w = np.array([b for _, b, _ in layout], np.int64)
+    return (np.cumsum(w) - w, w, np.array([s for _, _, s in layout], bool), int(w.sum()))
 
 
 _REC_1002 = _REC_1004[:7]
 _REC_1010 = _REC_1012[:8]
+_LAYOUTS = {lay: _layout_arrays(lay) for lay in (_REC_1002, _REC_1004, _REC_1010, _REC_1012)}
+# satellite number (6 bits) -> RINEX id ("" unused), L1/L2 code indicator -> RINEX code
+_GPS_SATS = np.array([f"G{p:02d}" if 1 <= p <= 32 else (f"S{p - 20:02d}" if 40 <= p <= 58 else "") for p in range(64)], "<U3")
+_GLO_SATS = np.array([f"R{p:02d}" if 1 <= p <= 24 else "" for p in range(64)], "<U3")
+_L1_CODES = np.array(["1C", "1P"], "<U2")
+_GPS_L2 = np.array(GPS_L2_CODES, "<U2")
+_GLO_L2 = np.array(["2C", "2P", "2P", "2P"], "<U2")
 LEGACY_TYPES = frozenset({1002, 1004, 1010, 1012})
 
 
 def decode_legacy(payload: bytes) -> LegacyObs:
-    bits = unpack(payload)
-    if bits.size < 64:
+    if len(payload) < 8:
         raise Rtcm3DecodeError("legacy observation message truncated")
     head = int.from_bytes(payload[:8], "big")
     def f(pos: int, n: int) -> int:
@@ -76,21 +82,21 @@ def decode_legacy(payload: bytes) -> LegacyObs:
         epoch, sync, n, pos, layout = f(24, 27), f(51, 1), f(52, 5), 61, _REC_1012 if t == 1012 else _REC_1010
     else:
         raise Rtcm3DecodeError(f"message {t} is not 1002/1004/1010/1012")
-    r = _records(bits, pos, n, layout)
+    r = _records(payload, pos, n, layout)
     if "l2code" not in r:  # L1-only messages: L2 columns absent
         for k, v in (("l2code", 0), ("pr21", -8192), ("ph2", -524288), ("lock2", 0), ("cnr2", 0)):
             r[k] = np.full(n, v, np.int64)
     prn = r["sat"]
     if t in (1002, 1004):
-        sats = np.array([f"G{p:02d}" if 1 <= p <= 32 else (f"S{p - 20:02d}" if 40 <= p <= 58 else "") for p in prn.tolist()], "<U3")
-        codes = np.array([["1P" if c1 else "1C", GPS_L2_CODES[c2]] for c1, c2 in zip(r["l1code"].tolist(), r["l2code"].tolist())], "<U2").reshape(n, 2)
+        sats = _GPS_SATS[prn]
+        codes = np.stack([_L1_CODES[r["l1code"]], _GPS_L2[r["l2code"]]], 1)
         lam1 = np.full(n, CLIGHT / frequency_hz("G", "1C"))
         lam2 = np.full(n, CLIGHT / frequency_hz("G", "2W"))
         amb = AMB_GPS_M
         chans: dict[str, int] = {}
     else:
-        sats = np.array([f"R{p:02d}" if 1 <= p <= 24 else "" for p in prn.tolist()], "<U3")
-        codes = np.array([["1P" if c1 else "1C", "2P" if c2 else "2C"] for c1, c2 in zip(r["l1code"].tolist(), r["l2code"].tolist())], "<U2").reshape(n, 2)
+        sats = _GLO_SATS[prn]
+        codes = np.stack([_L1_CODES[r["l1code"]], _GLO_L2[r["l2code"]]], 1)
         k = r["chan"] - 7
         lam1 = CLIGHT / (1602e6 + 0.5625e6 * k)
         lam2 = CLIGHT / (1246e6 + 0.4375e6 * k)
