@@ -326,10 +326,16 @@ class Rtcm3Decoder:
 
     def _learn_channels(self, glo_prn: np.ndarray, ext: np.ndarray) -> None:
         """GLONASS FDMA channels from MSM5/7 extended info (ext = channel + 7, 0..13)."""
-        glo = (glo_prn > 0) & (ext >= 0) & (ext <= 13)
-        if glo.any():
-            for prn, e in set(zip(glo_prn[glo].tolist(), ext[glo].tolist())):
-                self.glonass_channels[f"R{prn:02d}"] = e - 7
+        key = glo_prn.tobytes() + ext.tobytes()
+        pairs = _LEARNT.get(key)
+        if pairs is None:  # the same satellites and channels usually repeat for many epochs
+            glo = (glo_prn > 0) & (ext >= 0) & (ext <= 13)
+            pairs = [(f"R{prn:02d}", e - 7) for prn, e in set(zip(glo_prn[glo].tolist(), ext[glo].tolist()))]
+            if len(_LEARNT) > 256:
+                _LEARNT.clear()
+            _LEARNT[key] = pairs
+        if pairs:
+            self.glonass_channels.update(pairs)
 
     def _channel_array(self) -> np.ndarray:
         """Known GLONASS FDMA channel per satellite number (NaN unknown), rebuilt when the channels change."""
@@ -514,6 +520,7 @@ class Rtcm3Decoder:
 
 
 _EPOCH_CACHE: dict[bytes, tuple] = {}
+_LEARNT: dict[bytes, list] = {}  # GLONASS numbers + extended info of a run -> (satellite, channel) pairs
 _LEGACY_LAYOUTS: dict[bytes, tuple] = {}  # legacy satellites + codes -> index arrays of their cells (read only)
 # Distinct ephemerides a decoder keeps per satellite: 48 h of GPS (2 h toe spacing), 24 h of BeiDou,
 # 12 h of GLONASS, 4 h of Galileo (10 min): more than an archive hour or a live solution needs
