@@ -299,6 +299,7 @@ def test_same_items_whatever_the_chunking(rel, ref):
 @pytest.mark.parametrize("rel, ref", [(HIROSHIMA, (2022, 12, 13, 1, 9)),
                                       ("rtcm/swift/week-rollover-STR24.rtcm3", (2019, 12, 28, 23, 50)),
                                       ("rtcm/swift/20190120_1956_rover.023", (2019, 1, 20, 19, 56)),
+                                      ("rtcm/novatel-hiroshima-2022/20190529hiroshima.rtcm", (2019, 5, 29, 3, 38)),
                                       ("rtcm/pyrtcm/pygpsdata-NTRIP-USCL00CHL0.log", (2021, 1, 1))])
 def test_compiled_kernel_gives_the_numpy_numbers(rel, ref):
     """The optional Cython kernel (rtk_engine/_ext/rtcm3_core.pyx: CRC-24Q, MSM cell arithmetic) and the
@@ -463,3 +464,35 @@ def test_compiled_field_reader_and_frame_scanner_equal_python():
     finally:
         _ext.set_enabled(prev)
         bits._COMPILED.clear()
+
+
+def test_compiled_epoch_scatter_equals_numpy():
+    """rtcm3_core.scatter_epoch puts an epoch's cells where build_epoch's numpy path does: unknown
+    satellites left out (keep mask), a cell repeated by a later message keeps the later value."""
+    from rtk_engine import _ext
+    from rtk_engine.formats.rtcm3.decoder import _Cells, build_epoch
+    from rtk_engine.formats.rtcm3 import msm_tables as T
+    if not _ext.available("rtcm3_core"):
+        pytest.skip("rtcm3_core not built (make ext)")
+    rng = np.random.default_rng(11)
+    known_sats = np.flatnonzero(T.SAT_OF_KEY != "")
+    codes = np.array(sorted(T.CODE_KEY.values()))
+    prev = _ext.enabled()
+    try:
+        for trial in range(200):
+            n = int(rng.integers(0, 40))
+            sat_key = rng.choice(known_sats[:12], n)
+            if trial % 3 == 0 and n:
+                sat_key[rng.integers(0, n, 3)] = -1  # unknown satellites
+            parts = [_Cells(sat_key, rng.choice(codes[:20], n), rng.normal(2e7, 1e3, n), rng.normal(1e8, 1e3, n),
+                            rng.normal(0, 1e3, n), rng.uniform(20, 50, n).astype(np.float32),
+                            rng.integers(0, 4, n).astype(np.uint8))]
+            got = []
+            for on in (False, True):
+                _ext.set_enabled(on)
+                b = build_epoch(1, parts, None)
+                got.append((b.sats.tolist(), b.signals, b.code_m.tobytes(), b.phase_cyc.tobytes(), b.doppler_hz.tobytes(),
+                            b.snr_dbhz.tobytes(), b.lli.tobytes(), b.code_m.shape))
+            assert got[0] == got[1]
+    finally:
+        _ext.set_enabled(prev)

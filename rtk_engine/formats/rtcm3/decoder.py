@@ -146,7 +146,7 @@ class Rtcm3Decoder:
         self._header_cache: tuple | None = None
         # last lock-time indicator per [system, satellite number, signal id] (-1 never seen); three kinds:
         # 0 MSM 4-bit DF402, 1 MSM 10-bit DF407, 2 legacy 7-bit (signal 1 = L1, 2 = L2)
-        self._lock = np.full((3, T.N_SYS, 65, 33), -1, np.int64)  # -1: never seen
+        self._lock = np.full((3, T.N_SYS, 65, 33), -1, np.int16)  # -1: never seen (indicators <= 10 bits)
 
     # ------------------------------------------------------------------ input
     def feed(self, data: bytes) -> list:
@@ -520,6 +520,7 @@ class Rtcm3Decoder:
 
 
 _EPOCH_CACHE: dict[bytes, tuple] = {}
+_NO_KEEP = np.zeros(0, np.uint8)
 _LEARNT: dict[bytes, list] = {}  # GLONASS numbers + extended info of a run -> (satellite, channel) pairs
 _LEGACY_LAYOUTS: dict[bytes, tuple] = {}  # legacy satellites + codes -> index arrays of their cells (read only)
 # Distinct ephemerides a decoder keeps per satellite: 48 h of GPS (2 h toe spacing), 24 h of BeiDou,
@@ -544,6 +545,13 @@ def build_epoch(t_ns: int, parts: list[_Cells], header: ObsHeader) -> ObsBlock:
         if lay is not None:
             lay.epoch = (all_known, keep, hit)
     si, slot, signals, sats, shape = hit
+    compiled = _ext.kernel("rtcm3_core", "scatter_epoch")  # the same scatter in one call
+    if compiled is not None and si.size == (cat("code_m").size if all_known else int(np.count_nonzero(keep))):
+        code, phase, dop, snr, lli = compiled(si, slot, shape[1], shape[2], _NO_KEEP if all_known else keep.view(np.uint8),
+                                              cat("code_m"), cat("phase_cyc"), cat("doppler_hz"), cat("snr_dbhz"),
+                                              cat("lli"))
+        return ObsBlock(time_ns=np.array([t_ns], np.int64), sats=sats.copy(), signals=dict(signals), code_m=code,
+                        phase_cyc=phase, doppler_hz=dop, snr_dbhz=snr, lli=lli, header=header)
     def values(name: str) -> np.ndarray:
         return cat(name) if all_known else cat(name)[keep]
     f3 = np.full((3,) + shape, np.nan)  # code, phase, Doppler filled in one scatter
