@@ -30,10 +30,14 @@ def _xyz(text: str) -> np.ndarray:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("rover", help="rover RINEX observation file")
-    p.add_argument("--base", required=True, help="base RINEX observation file")
-    p.add_argument("--base-pos", type=_xyz, help="base antenna ECEF X,Y,Z [m] (default: none, required)")
-    p.add_argument("--nav", action="append", required=True, help="RINEX navigation file (repeatable)")
+    p.add_argument("rover", help="rover observations: RINEX (2/3/4, Hatanaka, gzip) or a recorded RTCM3 stream")
+    p.add_argument("--base", required=True, help="base observations: RINEX or a recorded RTCM3 stream")
+    p.add_argument("--base-pos", type=_xyz, help="base antenna ECEF X,Y,Z [m] (default: the 1005/1006 position of "
+                                                 "an RTCM3 base; required for a RINEX base)")
+    p.add_argument("--nav", action="append", help="RINEX navigation file (repeatable; default: the ephemerides "
+                                                  "carried by RTCM3 inputs)")
+    p.add_argument("--time", help="RTCM3 inputs: approximate UTC start, YYYY-MM-DDTHH:MM, to resolve their "
+                                  "week/day-relative times (default: the file's modification time)")
     p.add_argument("-o", "--output", required=True, help="output .pos file")
     p.add_argument("--mode", choices=("kinematic", "static"), help="rover motion model (default kinematic)")
     g = p.add_mutually_exclusive_group()
@@ -51,10 +55,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _is_rtcm3(path: str) -> bool:
+    """An RTCM3 stream starts with the 0xD3 preamble (RINEX, Hatanaka, gzip and .Z never do)."""
+    with open(path, "rb") as f:
+        return f.read(1) == b"\xd3"
+
+
+def _read_input(path: str, when_utc: str | None):
+    """Observations of one receiver -> (ObsBlock, NavData or None, 1005/1006 ECEF [m] or None)."""
+    from .. import gnss_time as gt
+    from ..formats.rinex_obs import read_obs
+
+    if not _is_rtcm3(path):
+        return read_obs(path), None, None
+    import datetime as dt
+    import os
+
+    from ..formats.rtcm3 import read_rtcm3
+
+    if when_utc:
+        unix_s = dt.datetime.fromisoformat(when_utc).replace(tzinfo=dt.timezone.utc).timestamp()
+    else:
+        unix_s = os.path.getmtime(path)
+    obs, nav, dec = read_rtcm3(path, int(gt.gpst_from_unix(unix_s)))
+    if obs.n_epochs == 0:
+        raise ValueError(f"{path}: no observation epochs in the RTCM3 stream ({dec.counters.bad_crc} frames with a bad CRC)")
+    pos = None if dec.station is None else np.asarray(dec.station.ecef_m, float)
+    return obs, nav, pos
+
+
 def run(args: argparse.Namespace) -> int:
     from ..formats.pos import write_pos
-    from ..formats.rinex_nav import read_navs
-    from ..formats.rinex_obs import read_obs
+    from ..formats.rinex_nav import dedupe, read_navs
     from ..solvers.rtk import RtkInputError, RtkOptionsError, load_options, solve
 
     over: dict = {}
@@ -76,9 +108,19 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         opts = load_options(args.options, **over)
-        rover = read_obs(args.rover)
-        base = read_obs(args.base)
-        nav = read_navs(args.nav)
+        rover, rover_nav, _ = _read_input(args.rover, args.time)
+        base, base_nav, base_1005 = _read_input(args.base, args.time)
+        if args.nav:
+            nav = read_navs(args.nav)
+        elif base_nav is not None or rover_nav is not None:
+            navs = [n for n in (base_nav, rover_nav) if n is not None]
+            nav = dedupe(navs[0].merge(navs[1]) if len(navs) == 2 else navs[0])
+        else:
+            raise ValueError("--nav is required: RINEX observation files carry no ephemerides")
+        if args.base_pos is None and base_1005 is not None:
+            args.base_pos = base_1005
+            print(f"beidou rtk: base position from the base stream's 1005/1006: "
+                  f"{' '.join(f'{v:.4f}' for v in base_1005)}", file=sys.stderr)
     except (OSError, ValueError) as exc:
         print(f"beidou rtk: {exc}", file=sys.stderr)
         return 1
