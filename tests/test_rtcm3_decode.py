@@ -496,3 +496,29 @@ def test_compiled_epoch_scatter_equals_numpy():
             assert got[0] == got[1]
     finally:
         _ext.set_enabled(prev)
+
+
+def test_compiled_lock_slips_equal_numpy():
+    """rtcm3_core.lock_slips flags loss of lock and updates the lock state as msm_batch.loss_of_lock's
+    numpy paths do: keys repeated within a call (in stream order), cells without a lock time, never-seen keys."""
+    from rtk_engine import _ext
+    from rtk_engine.formats.rtcm3.msm_batch import loss_of_lock
+    if not _ext.available("rtcm3_core"):
+        pytest.skip("rtcm3_core not built (make ext)")
+    rng = np.random.default_rng(13)
+    prev = _ext.enabled()
+    try:
+        states = {on: np.full(50, -1, np.int16) for on in (False, True)}
+        for trial in range(300):
+            n = int(rng.integers(0, 30))
+            unique = trial % 2 == 0
+            index = rng.permutation(50)[:n] if unique else rng.integers(0, 50, n)
+            lock = rng.integers(-1 if trial % 3 else 0, 16, n)
+            got = {}
+            for on in (False, True):
+                _ext.set_enabled(on)
+                got[on] = loss_of_lock(states[on], index.astype(np.int64), lock.astype(np.int64), unique)
+            assert np.array_equal(got[False], got[True]) and got[True].dtype == bool
+            assert np.array_equal(states[False], states[True])
+    finally:
+        _ext.set_enabled(prev)

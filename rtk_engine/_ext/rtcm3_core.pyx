@@ -222,3 +222,20 @@ def scatter_epoch(const int64_t[::1] si, const int64_t[::1] slot, Py_ssize_t ns,
         s[0, r, f] = snr[i]
         l[0, r, f] = lli[i]
     return code_arr, phase_arr, dop_arr, snr_arr, lli_arr
+
+
+def lock_slips(short[::1] state, const int64_t[::1] index, const int64_t[::1] lock):
+    """``msm_batch.loss_of_lock`` in stream order: LLI bit 0 per cell, ``state`` (last indicator per key,
+    -1 never seen) updated; cells without a lock time (-1) never flag and leave the state alone."""
+    cdef Py_ssize_t i, n = lock.shape[0]
+    cdef int64_t prev, lk
+    out_arr = np.zeros(n, np.bool_)
+    cdef unsigned char[::1] out = out_arr.view(np.uint8)
+    for i in range(n):
+        lk = lock[i]
+        if lk < 0:
+            continue
+        prev = state[index[i]]
+        out[i] = lk < prev or (lk == 0 and prev <= 0)
+        state[index[i]] = <short>lk
+    return out_arr

@@ -311,6 +311,10 @@ def loss_of_lock(state: np.ndarray, index: np.ndarray, lock: np.ndarray, unique:
     Cells without a lock time (lock = -1) never flag and leave the state alone. ``unique``: the caller
     knows each key occurs at most once among cells with a lock time (no ordering needed).
     """
+    compiled = _ext.kernel("rtcm3_core", "lock_slips")  # the same rule cell by cell, in one call
+    if (compiled is not None and state.dtype == np.int16 and index.dtype == lock.dtype == np.int64
+            and state.flags.c_contiguous and index.flags.c_contiguous and lock.flags.c_contiguous):
+        return compiled(state, index, lock)
     if unique and lock.size and lock.min() >= 0:
         prev = state[index]
         state[index] = lock
