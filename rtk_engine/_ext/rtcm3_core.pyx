@@ -239,3 +239,65 @@ def lock_slips(short[::1] state, const int64_t[::1] index, const int64_t[::1] lo
         out[i] = lk < prev or (lk == 0 and prev <= 0)
         state[index[i]] = <short>lk
     return out_arr
+
+
+def legacy_obs(const int64_t[:, ::1] v, const int64_t[::1] col, bint glonass, double lam1, double lam2,
+               double amb):
+    """Observables of legacy 1002/1004/1010/1012 records as ``legacy.decode_legacy`` computes them:
+    (code_m [n, 2], phase_cyc [n, 2], snr_dbhz float32 [n, 2]) for every record (the caller drops
+    unused satellite numbers and the L2 column of L1-only messages). ``v``: record fields [n, k];
+    ``col``: their columns of pr1, amb, pr21, ph1, ph2, cnr1, cnr2, chan (-1 absent: L2 invalid, C/N0 0;
+    chan only for GLONASS, whose wavelengths come from it; ``lam1``/``lam2`` otherwise)."""
+    cdef Py_ssize_t n = v.shape[0], i
+    cdef double pr1, l1 = lam1, l2 = lam2, k, cn
+    cdef int64_t pr21, ph1, ph2, c1, c2
+    code_arr = np.empty((n, 2))
+    phase_arr = np.empty((n, 2))
+    snr_arr = np.empty((n, 2), np.float32)
+    cdef double[:, ::1] code = code_arr, phase = phase_arr
+    cdef float[:, ::1] snr = snr_arr
+    for i in range(n):
+        if glonass:
+            k = <double>(v[i, col[7]] - 7)
+            l1 = 299792458.0 / (1602e6 + 0.5625e6 * k)
+            l2 = 299792458.0 / (1246e6 + 0.4375e6 * k)
+        pr1 = (<double>v[i, col[0]]) * 0.02 + (<double>v[i, col[1]]) * amb
+        pr21 = v[i, col[2]] if col[2] >= 0 else -8192
+        ph1 = v[i, col[3]]
+        ph2 = v[i, col[4]] if col[4] >= 0 else -524288
+        c1 = v[i, col[5]]
+        c2 = v[i, col[6]] if col[6] >= 0 else 0
+        code[i, 0] = pr1
+        code[i, 1] = NAN if pr21 == -8192 else pr1 + (<double>pr21) * 0.02
+        phase[i, 0] = NAN if ph1 == -524288 else (pr1 + (<double>ph1) * 0.0005) / l1
+        phase[i, 1] = NAN if ph2 == -524288 else (pr1 + (<double>ph2) * 0.0005) / l2
+        cn = (<double>c1) * 0.25
+        snr[i, 0] = NAN if cn == 0 else <float>cn
+        cn = (<double>c2) * 0.25
+        snr[i, 1] = NAN if cn == 0 else <float>cn
+    return code_arr, phase_arr, snr_arr
+
+
+def legacy_records(const unsigned char[::1] payload, Py_ssize_t pos, Py_ssize_t n, const int64_t[::1] widths,
+                   const unsigned char[::1] signed_):
+    """``n`` fixed-width records of fields ``widths`` (<= 57 bits; two's complement where ``signed_``)
+    from bit ``pos`` -> int64 [n, fields], as ``legacy._records`` gathers them (caller checks the length)."""
+    cdef Py_ssize_t k = widths.shape[0], i, c, j, nb = payload.shape[0]
+    cdef int64_t start = pos, w, b
+    cdef uint64_t win, v
+    out_arr = np.empty((n, k), np.int64)
+    cdef int64_t[:, ::1] out = out_arr
+    for i in range(n):
+        for c in range(k):
+            w = widths[c]
+            b = start >> 3
+            win = 0
+            for j in range(8):
+                win = (win << 8) | (payload[b + j] if b + j < nb else 0)
+            v = (win << (start & 7)) >> (64 - w)
+            if signed_[c] and v >= ((<uint64_t>1) << (w - 1)):
+                out[i, c] = <int64_t>v - (<int64_t>1 << w)
+            else:
+                out[i, c] = <int64_t>v
+            start += w
+    return out_arr

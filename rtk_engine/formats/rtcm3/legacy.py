@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ... import _ext
 from ...constants import CLIGHT
 from ...signals import frequency_hz
 from .bits import Rtcm3DecodeError, gather_fields
@@ -42,19 +43,26 @@ class LegacyObs:
     fields: dict[str, np.ndarray]
 
 
-def _records(payload: bytes, pos: int, n: int, layout) -> dict[str, np.ndarray]:
-    """The ``n`` fixed-width satellite records from bit ``pos``: one gather of all their fields."""
-    offsets, widths, signed, width = _LAYOUTS[layout]
+def _records(payload: bytes, pos: int, n: int, layout) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The ``n`` fixed-width satellite records from bit ``pos`` ([n, fields] and by name): one gather."""
+    offsets, widths, signed, width, _ = _LAYOUTS[layout]
     if pos + n * width > len(payload) * 8:
         raise Rtcm3DecodeError("legacy observation message truncated")
-    starts = (pos + np.arange(n, dtype=np.int64)[:, None] * width + offsets).ravel()
-    v = gather_fields(payload, starts, np.tile(widths, n), np.tile(signed, n)).reshape(n, len(layout))
-    return {name: v[:, c] for c, (name, _, _) in enumerate(layout)}
+    compiled = _ext.kernel("rtcm3_core", "legacy_records")  # the same fields, one call
+    if compiled is not None:
+        v = compiled(payload, pos, n, widths, signed.view(np.uint8))
+    else:
+        starts = (pos + np.arange(n, dtype=np.int64)[:, None] * width + offsets).ravel()
+        v = gather_fields(payload, starts, np.tile(widths, n), np.tile(signed, n)).reshape(n, len(layout))
+    return v, {name: v[:, c] for c, (name, _, _) in enumerate(layout)}
 
 
 def _layout_arrays(layout) -> tuple:
     w = np.array([b for _, b, _ in layout], np.int64)
-    return (np.cumsum(w) - w, w, np.array([s for _, _, s in layout], bool), int(w.sum()))
+    names = [name for name, _, _ in layout]
+    cols = np.array([names.index(c) if c in names else -1
+                     for c in ("pr1", "amb", "pr21", "ph1", "ph2", "cnr1", "cnr2", "chan", "lock1", "lock2")], np.int64)
+    return (np.cumsum(w) - w, w, np.array([s for _, _, s in layout], bool), int(w.sum()), cols)
 
 
 _REC_1002 = _REC_1004[:7]
@@ -82,10 +90,12 @@ def decode_legacy(payload: bytes) -> LegacyObs:
         epoch, sync, n, pos, layout = f(24, 27), f(51, 1), f(52, 5), 61, _REC_1012 if t == 1012 else _REC_1010
     else:
         raise Rtcm3DecodeError(f"message {t} is not 1002/1004/1010/1012")
-    r = _records(payload, pos, n, layout)
+    v, r = _records(payload, pos, n, layout)
+    compiled = _ext.kernel("rtcm3_core", "legacy_obs")  # the same arithmetic in one call
+    if compiled is not None:
+        return _legacy_compiled(compiled, t, f(12, 12), epoch, bool(sync), v, r, layout)
     if "l2code" not in r:  # L1-only messages: L2 columns absent
-        for k, v in (("l2code", 0), ("pr21", -8192), ("ph2", -524288), ("lock2", 0), ("cnr2", 0)):
-            r[k] = np.full(n, v, np.int64)
+        _with_l2(r, n)
     prn = r["sat"]
     if t in (1002, 1004):
         sats = _GPS_SATS[prn]
@@ -117,3 +127,38 @@ def decode_legacy(payload: bytes) -> LegacyObs:
                      np.stack([pr1, pr2], 1)[keep], np.stack([ph1, ph2], 1)[keep],
                      np.where(snr == 0, np.nan, snr)[keep].astype(np.float32),
                      np.stack([r["lock1"], r["lock2"]], 1)[keep], chans, r)
+
+
+_LAM_GPS = (CLIGHT / frequency_hz("G", "1C"), CLIGHT / frequency_hz("G", "2W"))
+
+
+def _legacy_compiled(compiled, t: int, station: int, epoch: int, sync: bool, v: np.ndarray,
+                     r: dict[str, np.ndarray], layout) -> LegacyObs:
+    """decode_legacy's result with the per-record arithmetic in the compiled kernel (same numbers)."""
+    cols = _LAYOUTS[layout][4]
+    gps = t in (1002, 1004)
+    prn = r["sat"]
+    l2 = r["l2code"] if "l2code" in r else np.zeros(prn.size, np.int64)
+    if gps:
+        sats = _GPS_SATS[prn]
+        codes = np.stack([_L1_CODES[r["l1code"]], _GPS_L2[l2]], 1)
+        chans: dict[str, int] = {}
+    else:
+        sats = _GLO_SATS[prn]
+        codes = np.stack([_L1_CODES[r["l1code"]], _GLO_L2[l2]], 1)
+        chans = {s: int(c) - 7 for s, c in zip(sats.tolist(), r["chan"].tolist()) if s}
+    code, phase, snr = compiled(v, cols, not gps, _LAM_GPS[0], _LAM_GPS[1], AMB_GPS_M if gps else AMB_GLO_M)
+    keep = sats != ""
+    nf = 1 if t in (1002, 1010) else 2
+    lock = v[:, cols[8:8 + nf]][keep]
+    if nf == 1:
+        return LegacyObs(t, station, epoch, sync, sats[keep], codes[keep][:, :1], code[keep, :1], phase[keep, :1],
+                         snr[keep, :1], lock, chans, _with_l2(r, prn.size))
+    return LegacyObs(t, station, epoch, sync, sats[keep], codes[keep], code[keep], phase[keep], snr[keep], lock, chans, r)
+
+
+def _with_l2(r: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    """L1-only records with the absent L2 columns as decode_legacy fills them."""
+    for k, v in (("l2code", 0), ("pr21", -8192), ("ph2", -524288), ("lock2", 0), ("cnr2", 0)):
+        r[k] = np.full(n, v, np.int64)
+    return r
