@@ -49,12 +49,19 @@ def _compile(schema: Schema) -> tuple:
         spans.append((end, (1 << n) - 1))
         widths.append(n)
         kinds.append({"u": 0, "s": 1, "m": 2}[kind])
-    spec = _ext.kernel("rtcm3_core", "FieldSpec")
-    if spec is not None and max(widths, default=0) <= 57:  # within the compiled reader's 64-bit window
-        spec = (spec(tuple(names), [e for e, _ in spans], widths, kinds), _ext.kernel("rtcm3_core", "read_fields"))
-    else:
-        spec = None
+    spec = None
+    if _ext.available("rtcm3_core") and max(widths, default=0) <= 57:  # the compiled reader's 64-bit window
+        from ..._ext import rtcm3_core as kernel  # built: used while _ext.enabled()
+        spec = (kernel.FieldSpec(tuple(names), [e for e, _ in spans], widths, kinds), kernel.read_fields)
     return schema, end, tuple(names), tuple(spans), tuple(signed), tuple(signmag), spec
+
+
+def compiled_reader(schema: Schema) -> tuple | None:
+    """(total bits, FieldSpec, read_fields) to read ``schema`` from bit 0 in one compiled call (the caller
+    checks the payload length and ``_ext.enabled()``), or None without the kernel."""
+    read_schema(bytes(-(-schema_bits(schema) // 8)), schema)  # compiles it
+    c = _COMPILED.get(id(schema))
+    return None if c is None or c[6] is None else (c[1], *c[6])
 
 
 def read_schema(payload: bytes, schema: Schema, pos: int = 0, *, value: int | None = None,

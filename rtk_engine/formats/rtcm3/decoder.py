@@ -29,7 +29,7 @@ from ...nav import GlonassEphemeris, KeplerEphemeris, NavData
 from ...obs import ObsBlock, ObsHeader
 from ..rtcm3_frame import FrameScanner
 from . import msm_tables as T
-from .bits import Rtcm3DecodeError, read_schema
+from .bits import Rtcm3DecodeError, compiled_reader, read_schema
 from .ephemeris import EPHEMERIS_TYPES, SCHEMAS, EphemerisMessage, decode_ephemeris
 from .glonass_bias import GlonassBiases, decode_glonass_biases
 from .legacy import LEGACY_TYPES, LegacyObs, decode_legacy
@@ -207,8 +207,14 @@ class Rtcm3Decoder:
 
     def _add_ephemeris(self, p: bytes, t: int, out: list) -> None:
         """:meth:`feed_payload` of an ephemeris message, without the generic dispatch."""
+        reader = _EPH_READERS.get(t, False)
+        if reader is False:
+            reader = _EPH_READERS[t] = compiled_reader(SCHEMAS[t])
         try:
-            obj = EphemerisMessage(t, read_schema(p, SCHEMAS[t])[0], self.t_ref_ns)
+            if reader is not None and _ext.enabled() and len(p) * 8 >= reader[0]:
+                obj = EphemerisMessage(t, reader[2](p, 0, reader[1]), self.t_ref_ns)
+            else:
+                obj = EphemerisMessage(t, read_schema(p, SCHEMAS[t])[0], self.t_ref_ns)
         except (Rtcm3DecodeError, ValueError, IndexError) as exc:
             self._note(t, f"message {t}: {exc}")
             return
@@ -521,6 +527,7 @@ class Rtcm3Decoder:
 
 _EPOCH_CACHE: dict[bytes, tuple] = {}
 _NO_KEEP = np.zeros(0, np.uint8)
+_EPH_READERS: dict[int, tuple | None] = {}  # ephemeris type -> bits.compiled_reader (None: no kernel)
 _LEARNT: dict[bytes, list] = {}  # GLONASS numbers + extended info of a run -> (satellite, channel) pairs
 _LEGACY_LAYOUTS: dict[bytes, tuple] = {}  # legacy satellites + codes -> index arrays of their cells (read only)
 # Distinct ephemerides a decoder keeps per satellite: 48 h of GPS (2 h toe spacing), 24 h of BeiDou,
