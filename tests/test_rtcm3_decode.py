@@ -566,3 +566,19 @@ def test_compiled_legacy_equals_numpy():
             assert got[0] == got[1]
     finally:
         _ext.set_enabled(prev)
+
+
+def test_header_copy_equals_dataclasses_replace():
+    """The decoder's cheap header copy gives what dataclasses.replace gives (ObsHeader has no
+    __post_init__; if it gains one, this fails and the copy must follow)."""
+    from dataclasses import fields, replace
+
+    from rtk_engine.formats.rtcm3.decoder import _header_with
+    from rtk_engine.obs import ObsHeader
+    assert not hasattr(ObsHeader, "__post_init__")
+    h = ObsHeader(marker_name="X", antenna_type="TRM59800.00     NONE", glonass_channels={"R01": 1})
+    for changes in ({}, {"antenna_serial": "123", "receiver_type": "R"}, {"glonass_channels": {"R02": -4}}):
+        a, b = _header_with(h, **changes), replace(h, **changes)
+        assert a is not h and type(a) is ObsHeader
+        for f in fields(ObsHeader):
+            assert getattr(a, f.name) is getattr(b, f.name), f.name

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -381,7 +381,7 @@ class Rtcm3Decoder:
             if (old is not None and old.station_id == obj.station_id and old.antenna_height_m == obj.antenna_height_m
                     and np.array_equal(old.ecef_m, obj.ecef_m)):
                 return [obj]  # repeated every few seconds: the header stays the same object
-            self.header = replace(self.header)  # new object: epochs already returned keep theirs
+            self.header = _header_with(self.header)  # new object: epochs already returned keep theirs
             self.header.approx_pos_ecef_m = obj.ecef_m.copy()
             self.header.antenna_delta_hen_m = np.array([obj.antenna_height_m, 0.0, 0.0])
             self.header.marker_number = str(obj.station_id)
@@ -393,7 +393,7 @@ class Rtcm3Decoder:
             if obj.msg_type == 1033:
                 new.update(receiver_type=obj.receiver_type, receiver_version=obj.receiver_firmware)
             if any(getattr(h, k) != v for k, v in new.items()):  # repeated descriptors keep the header object
-                self.header = replace(h, **new)
+                self.header = _header_with(h, **new)
             return [obj]
         if isinstance(obj, GlonassBiases):
             self.glonass_biases = obj
@@ -474,7 +474,7 @@ class Rtcm3Decoder:
         """The epoch's ObsBlock; its header is ``header`` with the GLONASS channels known now."""
         hc = self._header_cache
         if hc is None or hc[0] is not header or hc[1] != self.glonass_channels:
-            hc = (header, dict(self.glonass_channels), replace(header, glonass_channels=dict(self.glonass_channels)))
+            hc = (header, dict(self.glonass_channels), _header_with(header, glonass_channels=dict(self.glonass_channels)))
             self._header_cache = hc
         self.counters.cells_unknown_satellite += sum(int(np.count_nonzero(p.sat_key < 0)) for p in parts)
         return build_epoch(t_ns, parts, hc[2])  # epochs share the header until station data change
@@ -534,6 +534,15 @@ _LEGACY_LAYOUTS: dict[bytes, tuple] = {}  # legacy satellites + codes -> index a
 # 12 h of GLONASS, 4 h of Galileo (10 min): more than an archive hour or a live solution needs
 EPHEMERIDES_PER_SATELLITE = 24
 _GLO_FIELDS = [f.name for f in fields(GlonassEphemeris)]
+
+
+def _header_with(h: ObsHeader, **changes) -> ObsHeader:
+    """``dataclasses.replace(h, **changes)`` for ObsHeader (no __post_init__): the same field values,
+    without the generic __init__ call (a few us per station message and per channel change)."""
+    new = object.__new__(ObsHeader)
+    new.__dict__.update(h.__dict__)
+    new.__dict__.update(changes)
+    return new
 
 
 def build_epoch(t_ns: int, parts: list[_Cells], header: ObsHeader) -> ObsBlock:
