@@ -1,10 +1,15 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""Compiled RTCM 3 kernels: CRC-24Q and the per-cell MSM arithmetic of ``msm_batch.decode_run``.
+"""Compiled RTCM 3 kernels, each a drop-in for a pure Python/numpy reference:
 
-Same operations in the same order as the numpy reference (``rtk_engine/formats/rtcm3_frame.py``
-and ``rtk_engine/formats/rtcm3/msm_batch.py``), no fused multiply-add (``-ffp-contract=off``), so
-the results are bit-identical (``tests/test_rtcm3_decode.py``); only the per-call overhead of some
-forty small numpy operations per epoch is gone. Units as there: ms, metres, cycles, Hz, dB-Hz.
+* ``crc24q``, ``scan_frames``: CRC-24Q and the frame scan of ``rtcm3_frame.FrameScanner``;
+* ``msm_run`` / ``msm_run_layout`` (+ ``MsmLayout``): the per-cell MSM arithmetic of ``msm_batch.decode_run``;
+* ``lock_slips``: ``msm_batch.loss_of_lock``; ``scatter_epoch``: the cell scatter of ``decoder.build_epoch``;
+* ``read_fields`` (+ ``FieldSpec``): ``bits.read_schema`` of fixed layouts (ephemerides, station, 1230);
+* ``legacy_records``, ``legacy_obs``: the records and observables of ``legacy.decode_legacy``.
+
+Same operations in the same order as the references, no fused multiply-add (``-ffp-contract=off``), so
+the results are bit-identical (``tests/test_rtcm3_decode.py``); only the per-call overhead of many
+small numpy operations and Python loops per message is gone. Units as there: ms, metres, cycles, Hz, dB-Hz.
 """
 import numpy as np
 
@@ -42,7 +47,32 @@ def crc24q(const unsigned char[::1] data, unsigned int crc=0):
     return c
 
 
-def msm_run(const unsigned char[::1] joined, const int64_t[::1] byte_idx, const uint64_t[::1] lsh,
+cdef class MsmLayout:
+    """The constant arrays of one ``msm_batch`` run layout, converted once for :func:`msm_run_layout`."""
+    cdef const int64_t[::1] byte_idx, glo_prn
+    cdef const uint64_t[::1] lsh, rsh
+    cdef const unsigned char[::1] signed_, b1, b2
+    cdef const int64_t[:, ::1] imat, valid_when
+    cdef const double[:, ::1] scale
+    cdef const double[::1] cnr_scale, freq_in
+    cdef bint glo_fdma, has_rate
+
+    def __init__(self, byte_idx, lsh, rsh, signed_, imat, valid_when, scale, cnr_scale, freq_in, b1, b2, glo_prn,
+                 bint glo_fdma, bint has_rate):
+        self.byte_idx, self.lsh, self.rsh, self.signed_ = byte_idx, lsh, rsh, signed_
+        self.imat, self.valid_when, self.scale, self.cnr_scale = imat, valid_when, scale, cnr_scale
+        self.freq_in, self.b1, self.b2, self.glo_prn = freq_in, b1, b2, glo_prn
+        self.glo_fdma, self.has_rate = glo_fdma, has_rate
+
+
+def msm_run_layout(const unsigned char[::1] joined, MsmLayout L, const double[::1] glo_channel, double range_ms_m,
+                   double phase_k, double dop_k):
+    """:func:`msm_run` with the layout's arrays from a :class:`MsmLayout` (no per-call conversions)."""
+    return msm_run(joined, L.byte_idx, L.lsh, L.rsh, L.signed_, L.imat, L.valid_when, L.scale, L.cnr_scale,
+                   L.freq_in, L.b1, L.b2, glo_channel, L.glo_prn, L.glo_fdma, L.has_rate, range_ms_m, phase_k, dop_k)
+
+
+cpdef tuple msm_run(const unsigned char[::1] joined, const int64_t[::1] byte_idx, const uint64_t[::1] lsh,
             const uint64_t[::1] rsh, const unsigned char[::1] signed_, const int64_t[:, ::1] imat,
             const int64_t[:, ::1] valid_when, const double[:, ::1] scale, const double[::1] cnr_scale,
             const double[::1] freq_in, const unsigned char[::1] b1, const unsigned char[::1] b2,

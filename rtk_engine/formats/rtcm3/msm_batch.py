@@ -205,6 +205,7 @@ class _RunLayout:
     b1_u8: np.ndarray
     b2_u8: np.ndarray
     epoch: tuple | None = None  # decoder.build_epoch's structure of an epoch made of exactly this run
+    compiled: object = None  # rtcm3_core.MsmLayout of these arrays (built on first compiled decode)
 
 
 _NEVER = -(1 << 62)  # compares unequal to any field value
@@ -255,12 +256,14 @@ def decode_run(payloads: list[bytes], plans: list[_Plan], glo_channel: np.ndarra
     lay = _run_layout(payloads, plans)
     byte_idx, lsh, rsh, rsh_signed = lay.gather
     joined = b"".join(payloads) + bytes(8)
-    compiled = _ext.kernel("rtcm3_core", "msm_run")  # optional Cython kernel, same numbers
+    compiled = _ext.kernel("rtcm3_core", "msm_run_layout")  # optional Cython kernel, same numbers
     if compiled is not None:
-        vals, code_m, phase, dop, snr, _, missing = compiled(
-            joined, byte_idx, lsh, rsh, lay.signed_u8, lay.imat, lay.valid_when, lay.scale, lay.cnr_scale,
-            lay.freq, lay.b1_u8, lay.b2_u8, glo_channel, lay.kmat[4], lay.glo_fdma, lay.has_rate, RANGE_MS_M,
-            RANGE_MS_M / CLIGHT, -1.0 / CLIGHT)
+        if lay.compiled is None:  # the layout's arrays converted once (layouts are cached per epoch shape)
+            lay.compiled = _ext.kernel("rtcm3_core", "MsmLayout")(
+                byte_idx, lsh, rsh, lay.signed_u8, lay.imat, lay.valid_when, lay.scale, lay.cnr_scale, lay.freq,
+                lay.b1_u8, lay.b2_u8, lay.kmat[4], lay.glo_fdma, lay.has_rate)
+        vals, code_m, phase, dop, snr, _, missing = compiled(joined, lay.compiled, glo_channel, RANGE_MS_M,
+                                                             RANGE_MS_M / CLIGHT, -1.0 / CLIGHT)
         return _run_cells(lay, vals, code_m, phase, dop, snr, missing)
     words = np.ndarray((len(joined) - 7,), dtype=">u8", buffer=joined, strides=(1,))  # 8-byte window at each byte
     top = words[byte_idx].astype(np.uint64) << lsh  # each field's first bit moved to bit 63
