@@ -436,13 +436,20 @@ class Rtcm3Decoder:
             prn = np.array([int(s[1:]) for s in o.sats.tolist()], np.int64) if n else np.zeros(0, np.int64)
             code_key = np.array([T.CODE_KEY[(s[0], c)] for s, c in zip(np.repeat(o.sats, nf).tolist(),
                                                                        o.codes.ravel().tolist())], np.int64)
-            lay = (np.repeat(k, nf), np.repeat(prn, nf), np.tile(np.arange(1, nf + 1), n),
-                   np.repeat(k * 100 + prn, nf), code_key, np.zeros(nf * n, np.uint8))
+            kk, pp, sig = np.repeat(k, nf), np.repeat(prn, nf), np.tile(np.arange(1, nf + 1), n)
+            flat = np.ravel_multi_index((np.full(kk.size, 2), kk, pp, sig), self._lock.shape)
+            lay = (kk, pp, sig, np.repeat(k * 100 + prn, nf), code_key, np.zeros(nf * n, np.uint8),
+                   flat if np.unique(flat).size == flat.size else None)  # unique keys: the compiled rule applies
             if len(_LEGACY_LAYOUTS) > 256:
                 _LEGACY_LAYOUTS.clear()
             _LEGACY_LAYOUTS[lay_key] = lay
-        kk, pp, sig, sat_key, code_key, zeros = lay
-        lli = self._lli(2, kk, pp, sig, o.lock.ravel(), zeros)
+        kk, pp, sig, sat_key, code_key, zeros, flat = lay
+        lock = o.lock.ravel()
+        compiled = _ext.kernel("rtcm3_core", "lock_slips") if flat is not None else None
+        if compiled is not None and lock.dtype == np.int64 and lock.flags.c_contiguous and lock.size == flat.size:
+            lli = compiled(self._lock.reshape(-1), flat, lock).view(np.uint8)  # no half-cycle flag in legacy
+        else:
+            lli = self._lli(2, kk, pp, sig, lock, zeros)
         return _Cells(sat_key, code_key, o.code_m.ravel(), o.phase_cyc.ravel(),
                       np.full(nf * n, np.nan), o.snr_dbhz.ravel(), lli)
 

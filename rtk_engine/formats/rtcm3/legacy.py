@@ -135,26 +135,40 @@ _LAM_GPS = (CLIGHT / frequency_hz("G", "1C"), CLIGHT / frequency_hz("G", "2W"))
 def _legacy_compiled(compiled, t: int, station: int, epoch: int, sync: bool, v: np.ndarray,
                      r: dict[str, np.ndarray], layout) -> LegacyObs:
     """decode_legacy's result with the per-record arithmetic in the compiled kernel (same numbers)."""
-    cols = _LAYOUTS[layout][4]
+    cols, ids = _LAYOUTS[layout][4], _ID_COLS[layout]
     gps = t in (1002, 1004)
-    prn = r["sat"]
-    l2 = r["l2code"] if "l2code" in r else np.zeros(prn.size, np.int64)
-    if gps:
-        sats = _GPS_SATS[prn]
-        codes = np.stack([_L1_CODES[r["l1code"]], _GPS_L2[l2]], 1)
-        chans: dict[str, int] = {}
-    else:
-        sats = _GLO_SATS[prn]
-        codes = np.stack([_L1_CODES[r["l1code"]], _GLO_L2[l2]], 1)
-        chans = {s: int(c) - 7 for s, c in zip(sats.tolist(), r["chan"].tolist()) if s}
+    key = (t, v[:, ids].tobytes())
+    hit = _SAT_SETS.get(key)
+    if hit is None:  # satellite ids, codes, kept rows and channels of this satellite set (repeats every epoch)
+        prn = r["sat"]
+        l2 = r["l2code"] if "l2code" in r else np.zeros(prn.size, np.int64)
+        if gps:
+            sats = _GPS_SATS[prn]
+            codes = np.stack([_L1_CODES[r["l1code"]], _GPS_L2[l2]], 1)
+            chans: dict[str, int] = {}
+        else:
+            sats = _GLO_SATS[prn]
+            codes = np.stack([_L1_CODES[r["l1code"]], _GLO_L2[l2]], 1)
+            chans = {s: int(c) - 7 for s, c in zip(sats.tolist(), r["chan"].tolist()) if s}
+        keep = sats != ""
+        hit = (sats[keep], codes[keep], keep, chans)
+        if len(_SAT_SETS) > 512:
+            _SAT_SETS.clear()
+        _SAT_SETS[key] = hit
+    sats, codes, keep, chans = hit
     code, phase, snr = compiled(v, cols, not gps, _LAM_GPS[0], _LAM_GPS[1], AMB_GPS_M if gps else AMB_GLO_M)
-    keep = sats != ""
     nf = 1 if t in (1002, 1010) else 2
     lock = v[:, cols[8:8 + nf]][keep]
     if nf == 1:
-        return LegacyObs(t, station, epoch, sync, sats[keep], codes[keep][:, :1], code[keep, :1], phase[keep, :1],
-                         snr[keep, :1], lock, chans, _with_l2(r, prn.size))
-    return LegacyObs(t, station, epoch, sync, sats[keep], codes[keep], code[keep], phase[keep], snr[keep], lock, chans, r)
+        return LegacyObs(t, station, epoch, sync, sats.copy(), codes.copy()[:, :1], code[keep, :1], phase[keep, :1],
+                         snr[keep, :1], lock, dict(chans), _with_l2(r, v.shape[0]))
+    return LegacyObs(t, station, epoch, sync, sats.copy(), codes.copy(), code[keep], phase[keep], snr[keep], lock,
+                     dict(chans), r)
+
+
+_SAT_SETS: dict[tuple, tuple] = {}  # (type, id columns of the records) -> (sats, codes, keep, channels), read only
+_ID_COLS = {lay: np.array([i for i, (name, _, _) in enumerate(lay) if name in ("sat", "l1code", "l2code", "chan")])
+            for lay in _LAYOUTS}
 
 
 def _with_l2(r: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
