@@ -230,16 +230,22 @@ def scatter_epoch(const int64_t[::1] si, const int64_t[::1] slot, Py_ssize_t ns,
     """``decoder.build_epoch``'s scatter of an epoch's cells into [1, ns, nf] arrays (NaN / 0 where absent):
     cell i (of those with ``keep`` set, or all when ``keep`` is empty) goes to row si[j], slot slot[j];
     a cell repeated later overwrites the earlier one, as numpy's assignment does."""
-    code_arr = np.full((1, ns, nf), NAN)
-    phase_arr = np.full((1, ns, nf), NAN)
-    dop_arr = np.full((1, ns, nf), NAN)
-    snr_arr = np.full((1, ns, nf), NAN, np.float32)
+    code_arr = np.empty((1, ns, nf))
+    phase_arr = np.empty((1, ns, nf))
+    dop_arr = np.empty((1, ns, nf))
+    snr_arr = np.empty((1, ns, nf), np.float32)
     lli_arr = np.zeros((1, ns, nf), np.uint8)
     cdef double[:, :, ::1] c = code_arr, p = phase_arr, d = dop_arr
     cdef float[:, :, ::1] s = snr_arr
     cdef unsigned char[:, :, ::1] l = lli_arr
     cdef Py_ssize_t i, j = 0, n = code.shape[0], r, f
     cdef bint all_kept = keep.shape[0] == 0
+    for r in range(ns):
+        for f in range(nf):
+            c[0, r, f] = NAN
+            p[0, r, f] = NAN
+            d[0, r, f] = NAN
+            s[0, r, f] = NAN
     for i in range(n):
         if not all_kept and not keep[i]:
             continue
