@@ -4,8 +4,17 @@ Same work on both sides: each capture is reduced to its frames of the message ty
 decode (SSR, 1013, NavIC ephemerides ... are left out; garbage between frames too), and both start
 from those raw bytes. pyrtcm is asked for what its ``RTCMReader`` does by default: framing, CRC-24Q
 check and every field of every message parsed and scaled (``parsed=1, validate=1, labelmsm=1``).
-Ours does framing, CRC and full decoding, and more: MSM cells become pseudorange/phase/Doppler/C/N0
-with loss-of-lock flags, assembled into ObsBlock epochs; ephemerides and station data into objects.
+Ours does framing, CRC and full decoding, and more: MSM and legacy cells become pseudorange/phase/
+Doppler/C/N0 with loss-of-lock flags, assembled into ObsBlock epochs; station data into objects.
+Ephemerides: every DF field read as a raw integer, the message kept or dropped as a repeat by
+(satellite, toe, IOD, source) with toe resolved to GPST; the scaled one-row nav container
+(``EphemerisMessage.nav``) is built when asked for (``nav_data()`` or the attribute), not counted here,
+whereas pyrtcm scales every field of every message.
+
+Caches: layouts of MSM runs, epochs, legacy satellite sets and compiled field readers are kept per
+process (a live stream repeats them every epoch), so repeated passes over a tiny capture reuse them
+as a long-running decoder would; the optional compiled kernel is used when built (``BEIDOU_NO_EXT=1``
+for the numpy path).
 
 Two modes for ours: the whole capture in one ``feed`` call, and ``--chunk`` bytes per call (default
 1 kB: how the station ingest and the caster's views feed it from the network). Times are CPU time of
