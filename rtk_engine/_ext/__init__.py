@@ -10,9 +10,11 @@ Kernels:
 * ``lambda_core.reduce(L, D) -> (L, D, Z)`` and ``lambda_core.search(L, D, zs, m) -> (cand, sq)``:
   drop-in for :func:`rtk_engine.solvers.lambda_search.reduce` / ``search`` (LAMBDA decorrelation and
   MLAMBDA search, about half of the RTK engine's time per epoch in pure Python).
-* ``rtcm3_core.crc24q(data, crc)`` and ``rtcm3_core.msm_run(...)``: drop-in for the CRC-24Q table loop of
-  :mod:`rtk_engine.formats.rtcm3_frame` and the per-cell arithmetic of
-  :func:`rtk_engine.formats.rtcm3.msm_batch.decode_run` (RTCM 3 decoding on live streams).
+* ``rtcm3_core``: RTCM 3 decoding on live streams: CRC-24Q and the frame scan of
+  :mod:`rtk_engine.formats.rtcm3_frame`, the per-cell MSM arithmetic of
+  :func:`rtk_engine.formats.rtcm3.msm_batch.decode_run`, the loss-of-lock rule, the epoch cell scatter,
+  fixed-layout field reading (ephemerides, station, 1230) and legacy 1002/1004/1010/1012 (the list with
+  each kernel's numpy reference is in the module's docstring).
 * ``slip_core.detect(...)``: one epoch of :meth:`rtk_engine.solvers.rtk.cycle_slip.SlipDetector.detect`
   (LLI, geometry-free, Melbourne-Wuebbena, Doppler tests) in one pass instead of ~40 numpy calls.
 * ``rinex_core.parse_f14_3(fields)``: the F14.3 observation fields of a RINEX file
