@@ -79,6 +79,7 @@ class StationQuality:
     _slips: int = 0
     _last: ObsBlock | None = None
     epochs: int = 0
+    _freq_cache: tuple = (None, None)  # (layout key, carrier frequencies [S, F] Hz) of the last layout
 
     def update(self, epoch: ObsBlock, received_unix_s: float | None = None) -> None:
         """Add one epoch (E = 1)."""
@@ -90,14 +91,23 @@ class StationQuality:
         self._latency.append(recv - float(gt.unix_from_gpst(t_ns)))
         self._dual_frequency(epoch, t_ns)
 
+    def _frequencies(self, epoch: ObsBlock) -> np.ndarray:
+        """Carrier frequencies [S, F] in Hz, computed once per layout (satellites, signals, GLONASS
+        channels): a stream repeats its layout epoch after epoch, and the lookup is most of the cost."""
+        key = (epoch.sats.tobytes(), tuple((k, tuple(v)) for k, v in epoch.signals.items()),
+               tuple(sorted(epoch.header.glonass_channels.items())))
+        if self._freq_cache[0] != key:
+            self._freq_cache = (key, epoch.frequency_hz())
+        return self._freq_cache[1]
+
     def _dual_frequency(self, epoch: ObsBlock, t_ns: int) -> None:
         lli = epoch.lli[0]
         phase = epoch.phase_cyc[0]
         have = np.isfinite(phase)
         self._phase_obs += int(have.sum())
         slip = (lli & 1).astype(bool) & have
-        wl = epoch.wavelength_m()
-        freq = epoch.frequency_hz()
+        freq = self._frequencies(epoch)
+        wl = CLIGHT / freq
         code = epoch.code_m[0]
         sys_ = epoch.systems
         for s in np.unique(sys_):
