@@ -22,7 +22,7 @@ from rtk_engine import gnss_time as gt
 from rtk_engine.geodesy.ellipsoid import ecef_to_geodetic, enu_rotation
 from tests.conftest import shared_path
 
-simulate = pytest.importorskip("rtk_engine.simulate")
+import rtk_engine.simulate as simulate
 
 BRD4 = "nav/BRD400DLR_S_20230710000_01D_MN.rnx.gz"
 T0 = int(gt.from_calendar(2023, 3, 12, 13, 0, 0))  # 21:00 local: ionosphere still well above its night level

@@ -145,7 +145,7 @@ def _compare_with_georinex(blk, ds, version: float, *, lli: bool) -> int:
 
 
 def _georinex():
-    gr = pytest.importorskip("georinex")
+    import georinex as gr
     warnings.filterwarnings("ignore", category=FutureWarning)
     return gr
 
@@ -175,7 +175,7 @@ def test_values_match_georinex(rel, use, indicators):
                                  pytest.param(OBS_FILES[0], marks=pytest.mark.slow)])  # full days: slow
 def test_hatanaka_decoder_matches_crx2rnx(rel):
     """Our in-process decoder == Hatanaka's crx2rnx followed by our plain reader (incl. clock)."""
-    hatanaka = pytest.importorskip("hatanaka")
+    import hatanaka
     path = shared_path(rel)
     ours, clk = read_obs_clock(path)
     ref, clk_ref = read_obs_clock(hatanaka.decompress(open_bytes(path)))
@@ -209,7 +209,7 @@ def _synthetic_rinex3(src: bytes) -> bytes:
 
 @pytest.mark.parametrize("reinit", [None, 3])
 def test_hatanaka_crx3_gaps_events_flags(reinit):
-    hatanaka = pytest.importorskip("hatanaka")
+    import hatanaka
     rnx = _synthetic_rinex3(shared_path("rtk/fujisawa-2021-078/SEPT078M1.21O").read_bytes())
     crx = hatanaka.compress(rnx, compression="none", reinit_every_nth=reinit)
     assert crx.startswith(b"3.0")
@@ -223,7 +223,7 @@ def test_hatanaka_crx3_gaps_events_flags(reinit):
 
 
 def test_hatanaka_crx1_rinex2():
-    hatanaka = pytest.importorskip("hatanaka")
+    import hatanaka
     rnx = shared_path(GSI).read_bytes()
     crx = hatanaka.compress(rnx, compression="none")
     assert crx.startswith(b"1.0")
@@ -310,7 +310,7 @@ def test_rinex2_multiline_records_via_convbin(tmp_path):
                     checked += int(np.isfinite(ours).sum())
     assert checked > 2000
     # the same RINEX 2 file as CRX 1.0 (34 satellites on one epoch line, fields blank then back)
-    hatanaka = pytest.importorskip("hatanaka")
+    import hatanaka
     assert_blocks_equal(read_obs(hatanaka.compress(out.read_bytes(), compression="none")), r2, "crx1 of convbin")
 
 

@@ -20,7 +20,7 @@ from rtk_engine.formats.rtcm3.station import StationDescriptor, station_position
 from rtk_engine.formats.rtcm3_frame import iter_frames
 from tests.conftest import shared_path
 
-pyrtcm = pytest.importorskip("pyrtcm")
+import pyrtcm
 from pyrtcm import RTCMReader  # noqa: E402
 from pyrtcm.rtcmtypes_core import RTCM_DATA_FIELDS  # noqa: E402
 

@@ -23,7 +23,7 @@ from rtk_engine.solution import Quality
 from rtk_engine.solvers.rtk import load_options, prepare, solve
 from tests.conftest import shared_path
 
-pytest.importorskip("rtk_engine.orbits.broadcast")
+import rtk_engine.orbits.broadcast  # noqa: F401
 D = "kinematic/urbannav-hk-2020-155"
 
 

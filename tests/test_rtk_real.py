@@ -17,7 +17,7 @@ from rtk_engine.solution import Quality
 from rtk_engine.solvers.rtk import load_options, solve
 from tests.conftest import require_tool, shared_path
 
-pytest.importorskip("rtk_engine.orbits.broadcast")
+import rtk_engine.orbits.broadcast  # noqa: F401
 from rtk_engine.formats.pos import read_pos  # noqa: E402
 from rtk_engine.formats.rinex_nav import read_nav  # noqa: E402
 from rtk_engine.formats.rinex_obs import read_obs  # noqa: E402

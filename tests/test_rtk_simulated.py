@@ -19,8 +19,8 @@ from rtk_engine.solution import Quality
 from rtk_engine.solvers.rtk import load_options, prepare, solve
 from tests.conftest import shared_path
 
-pytest.importorskip("rtk_engine.orbits.broadcast")
-simulate = pytest.importorskip("rtk_engine.simulate")
+import rtk_engine.orbits.broadcast  # noqa: F401
+import rtk_engine.simulate as simulate
 
 BRD4 = "nav/BRD400DLR_S_20230710000_01D_MN.rnx.gz"
 T0 = int(gt.from_calendar(2023, 3, 12, 4, 0, 0))

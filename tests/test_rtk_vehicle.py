@@ -13,7 +13,7 @@ from rtk_engine.solvers.rtk import load_options, solve
 from tests.conftest import shared_path
 from tests.test_rtk_real import BASE_078, _load, rnx2rtkp
 
-pytest.importorskip("rtk_engine.orbits.broadcast")
+import rtk_engine.orbits.broadcast  # noqa: F401
 F265 = "rtk/fujisawa-2021-265"
 FILES = [f"{F265}/SEPT265G.21O", f"{F265}/3034265G.21O", f"{F265}/SEPT2650.21P"]
 

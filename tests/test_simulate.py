@@ -28,8 +28,8 @@ T0 = int(gt.from_calendar(2023, 3, 12, 4, 0, 0))  # inside the navigation file's
 
 def _read_nav(rel: str):
     # the simulator evaluates orbits.broadcast; both it and the navigation reader come from other work
-    pytest.importorskip("rtk_engine.orbits.broadcast")
-    rinex_nav = pytest.importorskip("rtk_engine.formats.rinex_nav")
+    import rtk_engine.orbits.broadcast  # noqa: F401
+    import rtk_engine.formats.rinex_nav as rinex_nav
     return rinex_nav.read_nav(shared_path(rel))
 
 
@@ -208,7 +208,7 @@ def test_ionosphere_dispersive_and_gradient(nav, stations):
 def test_spp_recovers_truth(nav, stations):
     """The project's SPP on a simulated station lands on the truth: exactly without errors, and at the
     metre level with all default errors using the ionosphere-free combination."""
-    spp = pytest.importorskip("rtk_engine.solvers.spp")
+    import rtk_engine.solvers.spp as spp
     s0 = simulate_station(nav, stations["R20"], T0, 600, 30.0, SimConfig(systems="C", errors=ErrorModel.none()), seed=2)
     sol = spp.solve(s0.block, nav, spp.SppOptions(systems="C", iono="off", tropo="off"))
     err0 = np.linalg.norm(sol.ecef_m - s0.truth_ecef_m, axis=1)
@@ -223,7 +223,7 @@ def test_spp_recovers_truth(nav, stations):
 
 
 def test_rinex_roundtrip(nav, stations, tmp_path):
-    pytest.importorskip("rtk_engine.formats.rinex_obs_writer")
+    import rtk_engine.formats.rinex_obs_writer  # noqa: F401
     from rtk_engine.formats.rinex_obs import read_obs
     from rtk_engine.simulate import write_network_rinex
 
@@ -311,7 +311,7 @@ def test_rtklib_fixes_simulated_baseline(stations, tmp_path):
     fixes its ambiguities and lands on the simulated truth. Troposphere (Saastamoinen + Niell, which
     RTKLIB also models) and white noise are on; ionosphere off because RTKLIB 2.4.3 runs L1 here."""
     exe = require_tool("rnx2rtkp")
-    pytest.importorskip("rtk_engine.formats.rinex_obs_writer")
+    import rtk_engine.formats.rinex_obs_writer  # noqa: F401
     from rtk_engine.simulate import write_network_rinex
 
     nav_path = shared_path("spp/esbc-2020-177/ESBC00DNK_R_20201770000_01D_MN.rnx.gz")
