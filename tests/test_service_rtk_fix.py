@@ -29,7 +29,6 @@ import numpy as np
 import pytest
 
 from api.service import Service
-from api.settings import Settings
 from cors_network.demo import CHONGQING, DemoStation, demo_stations
 from receivers.ntrip_client import NtripClient
 from rtk_engine import gnss_time as gt
@@ -39,6 +38,7 @@ from rtk_engine.obs import ObsBlock
 from rtk_engine.simulate import network_around
 from rtk_engine.solution import Quality
 from rtk_engine.solvers.rtk import RtkStream, load_options
+from tests.test_service_demo import _run_once
 
 ROVER, BASE = "CQ05", "CQ00"
 N_EPOCHS = 45  # seconds of streaming (1 Hz) after which the epochs are solved
@@ -101,19 +101,7 @@ def demo_with_rover_site() -> list[DemoStation]:
 
 @pytest.mark.slow
 def test_rtk_on_the_demo_stream_fixes_on_the_known_coordinate(tmp_path, demo_with_rover_site):
-    settings = Settings(data_dir=tmp_path, http_port=0, caster_port=0, admin_password="admin-pass-123")
-
-    async def main():
-        svc = Service(settings, demo=True)
-        task = asyncio.create_task(svc.run())
-        try:
-            await asyncio.wait_for(svc.ready.wait(), 60)
-            return await _collect(svc)
-        finally:
-            svc.stop()
-            await asyncio.wait_for(task, 30)
-
-    rover, base, dec_r, dec_b = asyncio.run(main())
+    rover, base, dec_r, dec_b = asyncio.run(_run_once(tmp_path, _collect))
     truth = {s.code: np.array(s.ecef_m) for s in demo_with_rover_site}
     # the stream's 1005 is the registered coordinate (0.1 mm RTCM resolution)
     base_pos = np.asarray(dec_b.station.ecef_m, float)
