@@ -235,12 +235,17 @@ function syncRows(body, rows) {
   have.forEach((tr) => tr.remove());
 }
 
-function selectStation(code) {
-  state.selected = code;
-  for (const tr of $("health-table").tBodies[0].rows) tr.classList.toggle("selected", tr.dataset.code === code);
-  renderQuality(code).catch((e) => {
+/** Mark row `code` of table `tableId` selected and render its detail panel with `render(code)`. */
+function selectRow(tableId, code, render) {
+  for (const tr of $(tableId).tBodies[0].rows) tr.classList.toggle("selected", tr.dataset.code === code);
+  render(code).catch((e) => {
     if (e instanceof AuthError) signedOut("Your session has ended: please sign in again.");
   });
+}
+
+function selectStation(code) {
+  state.selected = code;
+  selectRow("health-table", code, renderQuality);
 }
 
 /* ------------------------------------------------------------------ quality history */
@@ -468,10 +473,7 @@ async function alarmAction(ev) {
 
 function selectPoint(code) {
   state.mselected = code;
-  for (const tr of $("mpoints-table").tBodies[0].rows) tr.classList.toggle("selected", tr.dataset.code === code);
-  renderDisplacements(code).catch((e) => {
-    if (e instanceof AuthError) signedOut("Your session has ended: please sign in again.");
-  });
+  selectRow("mpoints-table", code, renderDisplacements);
 }
 
 /** The selected point's displacement series (the last `m-range` seconds up to its newest solution). */
