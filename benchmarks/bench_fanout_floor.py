@@ -5,10 +5,8 @@ one ~1 kB epoch per round, written by
 
 * ``bare send``: ``sock.send(data)`` in a plain loop: the kernel floor (a loopback send also runs
   the receiver's TCP input in the sender's context) plus the least Python possible;
-* ``transport.write``: every rover through its asyncio transport's ``write`` (the fan-out before
-  its direct-send path), with the backlog check and per-rover statistics;
-* ``fanout.deliver``: the caster's fan-out as it is (``ntrip_caster.fanout``: one ``socket.send``
-  per rover whose transport has nothing queued);
+* ``fanout.deliver``: the caster's fan-out as it is (``ntrip_caster.fanout``: every rover through
+  its asyncio transport's ``write``, with the backlog check and per-rover statistics);
 * ``loop only``: the same Python loop with no send, the pure interpreter part of a bare send.
 
 Receivers are either sockets of this process drained between rounds (not timed: the kernel send alone)
@@ -48,11 +46,10 @@ class _Sink(asyncio.Protocol):
 
 
 class _Sub:
-    __slots__ = ("transport", "v2", "stats", "sock")
+    __slots__ = ("transport", "v2", "stats")
 
-    def __init__(self, transport, v2: bool, direct: bool) -> None:
+    def __init__(self, transport, v2: bool) -> None:
         self.transport, self.v2 = transport, v2
-        self.sock = fanout.raw_socket(transport) if direct else None
         self.stats = ClientStats(0, "127.0.0.1", None, "M", 2 if v2 else 1, "bench")
 
 
@@ -106,8 +103,7 @@ async def _run(n: int, rounds: int, size: int, reader_process: bool) -> dict[str
                 await asyncio.sleep(0)
     while len(transports) < n:
         await asyncio.sleep(0.01)
-    subs = [_Sub(t, k % 2 == 1, True) for k, t in enumerate(transports)]
-    subs_tw = [_Sub(t, k % 2 == 1, False) for k, t in enumerate(transports)]
+    subs = [_Sub(t, k % 2 == 1) for k, t in enumerate(transports)]
     socks = [t.get_extra_info("socket")._sock for t in transports]  # the real socket objects
     data = bytes(range(256)) * (size // 256) + bytes(size % 256)
 
@@ -122,11 +118,7 @@ async def _run(n: int, rounds: int, size: int, reader_process: bool) -> dict[str
     def deliver() -> None:
         fanout.deliver(subs, data, 4, 1 << 20)
 
-    def transport_write() -> None:
-        fanout.deliver(subs_tw, data, 4, 1 << 20)
-
-    runs = (("loop only", loop_only), ("bare send", bare), ("transport.write", transport_write),
-            ("fanout.deliver", deliver))
+    runs = (("loop only", loop_only), ("bare send", bare), ("fanout.deliver", deliver))
     best = {name: [float("inf"), float("inf")] for name, _ in runs}
     for _ in range(rounds):  # interleaved, so load from elsewhere disturbs every variant alike
         for name, fn in runs:
@@ -166,9 +158,9 @@ def main() -> int:
           f"load average {os.getloadavg()[0]:.1f}")
     for name, (cpu, wall) in res.items():
         print(f"  {name:16} {cpu:6.2f} us CPU/rover  {wall:6.2f} us wall/rover  -> {wall * 10:6.1f} ms per epoch at 10k")
-    bare, tw, fd = res["bare send"][1], res["transport.write"][1], res["fanout.deliver"][1]
-    print(f"floor at 10,000 rovers (bare send): {bare * 10:.1f} ms per epoch; transport.write: {tw * 10:.1f} ms "
-          f"({tw / bare:.2f}x the floor); fanout.deliver: {fd * 10:.1f} ms ({fd / bare:.2f}x)")
+    bare, fd = res["bare send"][1], res["fanout.deliver"][1]
+    print(f"floor at 10,000 rovers (bare send): {bare * 10:.1f} ms per epoch; "
+          f"fanout.deliver: {fd * 10:.1f} ms ({fd / bare:.2f}x the floor)")
     return 0
 
 

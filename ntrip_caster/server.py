@@ -30,7 +30,6 @@ from .abuse import AbuseControl, GgaRate
 from .auth import Authenticator
 from .cluster import split_frames
 from .config import CasterConfig
-from .fanout import raw_socket
 from .mountpoints import Mount
 from .nearest import choose
 from .stats import ClientStats
@@ -49,7 +48,6 @@ class Connection(asyncio.Protocol):
         self.state = _HEADER
         self.buf = bytearray()
         self.transport = None
-        self.sock: socket.socket | None = None  # plain TCP socket for direct fan-out writes (fanout.raw_socket)
         self.address = "?"
         self.v2 = False
         self.stats: ClientStats | None = None
@@ -496,7 +494,6 @@ class Caster:
             if sock is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, lim.rover_sndbuf_bytes)
         conn.transport.write(P.stream_ok(v2))
-        conn.sock = raw_socket(conn.transport)
         if m.cfg.kind != "nearest":
             conn.serving = m
             conn.stats.serving = m.name
