@@ -200,11 +200,6 @@ EPS = 1e-6  # float arithmetic on values of 2e7
 EPS_F32 = 1e-5  # C/N0 is stored as float32 (4e-6 resolution at 50 dB-Hz)
 
 
-class _NoQuality:
-    def update(self, epoch, received_unix_s=None) -> None:
-        pass
-
-
 def test_one_hour_stream_archived_equals_what_was_streamed(tmp_path):
     """Issue 5, "archive round trip": one hour (3600 epochs at 1 Hz) of a simulated BeiDou + GPS + Galileo
     station, MSM7-encoded with ephemerides every 30 s and its position every 10 s as the demo network
@@ -234,8 +229,7 @@ def test_one_hour_stream_archived_equals_what_was_streamed(tmp_path):
 
     files = []
     archive = HourlyArchive(tmp_path, on_file=files.append)
-    # station quality is not on the archive path (tested in test_station_quality.py); it costs ~3 ms an epoch
-    ing = StationIngest(st.code, "ntrip://127.0.0.1:1/X", archive=archive, quality=_NoQuality())
+    ing = StationIngest(st.code, "ntrip://127.0.0.1:1/X", archive=archive)  # the live ingest, quality included
     ing.decoder.t_ref_ns = HOUR_START
     for i in range(0, len(data), 4096):  # network-sized chunks cutting frames anywhere
         ing.feed(data[i:i + 4096], received_unix_s=0.0)
