@@ -84,6 +84,8 @@ def test_demo_service_streams_decodable_rtcm_and_survives_restart(tmp_path):
         # the recorded GEONET station is replayed live: real GPS/Galileo/QZSS observations, time-shifted to now,
         # its 1006 position is the registered GEONET coordinate
         fuji = svc.live.ingests["FUJI"]
+        # the ingest may have attached after the replay's first 1006; the next one comes within 10 s
+        await _wait(lambda: fuji.position_ecef_m is not None, 15, "FUJI 1006 position")
         assert {"G", "E", "J"} <= set(fuji.quality.snapshot().sats_per_system)
         np.testing.assert_allclose(fuji.position_ecef_m, recorded_stations()[0].ecef_m, atol=2e-4)
         assert abs(fuji.quality.snapshot().last_epoch_gpst_ns - gt.now_gpst_ns()) < 5 * gt.NS
