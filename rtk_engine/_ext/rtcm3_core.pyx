@@ -5,7 +5,8 @@
 * ``msm_run`` / ``msm_run_layout`` (+ ``MsmLayout``): the per-cell MSM arithmetic of ``msm_batch.decode_run``;
 * ``lock_slips``: ``msm_batch.loss_of_lock``; ``scatter_epoch``: the cell scatter of ``decoder.build_epoch``;
 * ``read_fields`` (+ ``FieldSpec``): ``bits.read_schema`` of fixed layouts (ephemerides, station, 1230);
-* ``legacy_records``, ``legacy_obs``: the records and observables of ``legacy.decode_legacy``.
+* ``legacy_records``, ``legacy_obs``: the records and observables of ``legacy.decode_legacy``;
+  ``legacy_cells``: ``legacy_obs`` + ``decoder._legacy_cells`` (kept rows flattened, ``lock_slips``) in one call.
 
 Same operations in the same order as the references, no fused multiply-add (``-ffp-contract=off``), so
 the results are bit-identical (``tests/test_rtcm3_decode.py``); only the per-call overhead of many
@@ -337,3 +338,54 @@ def legacy_records(const unsigned char[::1] payload, Py_ssize_t pos, Py_ssize_t 
                 out[i, c] = <int64_t>v
             start += w
     return out_arr
+
+
+def legacy_cells(const int64_t[:, ::1] v, const int64_t[::1] col, bint glonass, double lam1, double lam2, double amb,
+                 const int64_t[::1] rows, Py_ssize_t nf, short[::1] state, const int64_t[::1] flat):
+    """The decoder's cells of a legacy message in one call: :func:`legacy_obs` of records ``rows`` (kept
+    satellites), their first ``nf`` signals flattened row by row, then :func:`lock_slips` on them (lock
+    columns col[8], col[9]; ``flat``: each cell's lock-state key, all distinct). Returns (code_m, phase_cyc,
+    doppler_hz (NaN: legacy has none), snr_dbhz float32, lli uint8), each of length len(rows) * nf."""
+    cdef Py_ssize_t m = rows.shape[0], j, i, c, f
+    cdef double pr1, l1 = lam1, l2 = lam2, k, cn
+    cdef int64_t pr21, ph1, ph2, c1, c2, lk, prev
+    code_arr = np.empty(m * nf)
+    phase_arr = np.empty(m * nf)
+    dop_arr = np.empty(m * nf)
+    snr_arr = np.empty(m * nf, np.float32)
+    lli_arr = np.zeros(m * nf, np.uint8)
+    cdef double[::1] code = code_arr, phase = phase_arr, dop = dop_arr
+    cdef float[::1] snr = snr_arr
+    cdef unsigned char[::1] lli = lli_arr
+    for j in range(m):
+        i = rows[j]
+        if glonass:
+            k = <double>(v[i, col[7]] - 7)
+            l1 = 299792458.0 / (1602e6 + 0.5625e6 * k)
+            l2 = 299792458.0 / (1246e6 + 0.4375e6 * k)
+        pr1 = (<double>v[i, col[0]]) * 0.02 + (<double>v[i, col[1]]) * amb
+        ph1 = v[i, col[3]]
+        c1 = v[i, col[5]]
+        c = j * nf
+        code[c] = pr1
+        phase[c] = NAN if ph1 == -524288 else (pr1 + (<double>ph1) * 0.0005) / l1
+        dop[c] = NAN
+        cn = (<double>c1) * 0.25
+        snr[c] = NAN if cn == 0 else <float>cn
+        if nf == 2:
+            pr21 = v[i, col[2]] if col[2] >= 0 else -8192
+            ph2 = v[i, col[4]] if col[4] >= 0 else -524288
+            c2 = v[i, col[6]] if col[6] >= 0 else 0
+            code[c + 1] = NAN if pr21 == -8192 else pr1 + (<double>pr21) * 0.02
+            phase[c + 1] = NAN if ph2 == -524288 else (pr1 + (<double>ph2) * 0.0005) / l2
+            dop[c + 1] = NAN
+            cn = (<double>c2) * 0.25
+            snr[c + 1] = NAN if cn == 0 else <float>cn
+        for f in range(nf):
+            lk = v[i, col[8 + f]]
+            if lk < 0:
+                continue
+            prev = state[flat[c + f]]
+            lli[c + f] = lk < prev or (lk == 0 and prev <= 0)
+            state[flat[c + f]] = <short>lk
+    return code_arr, phase_arr, dop_arr, snr_arr, lli_arr

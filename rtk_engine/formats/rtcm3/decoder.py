@@ -32,7 +32,7 @@ from . import msm_tables as T
 from .bits import Rtcm3DecodeError, compiled_reader, read_schema
 from .ephemeris import EPHEMERIS_TYPES, SCHEMAS, EphemerisMessage, decode_ephemeris
 from .glonass_bias import GlonassBiases, decode_glonass_biases
-from .legacy import LEGACY_TYPES, LegacyObs, decode_legacy
+from .legacy import LEGACY_TYPES, LegacyObs, decode_legacy, kernel_args, legacy_records, sat_set
 from .msm import MsmCells, MsmMessage, decode_msm, msm_cells, msm_time_ns
 from .msm_batch import decode_run, loss_of_lock, parse_head
 from .station import StationDescriptor, StationPosition, decode_station_descriptor, decode_station_position
@@ -147,6 +147,7 @@ class Rtcm3Decoder:
         # last lock-time indicator per [system, satellite number, signal id] (-1 never seen); three kinds:
         # 0 MSM 4-bit DF402, 1 MSM 10-bit DF407, 2 legacy 7-bit (signal 1 = L1, 2 = L2)
         self._lock = np.full((3, T.N_SYS, 65, 33), -1, np.int16)  # -1: never seen (indicators <= 10 bits)
+        self._lock_flat = self._lock.reshape(-1)  # a view
 
     # ------------------------------------------------------------------ input
     def feed(self, data: bytes) -> list:
@@ -170,6 +171,8 @@ class Rtcm3Decoder:
                     self._finish_epochs(True)  # they change GLONASS channels or add cells: held MSMs come first
                 if t in EPHEMERIS_TYPES:
                     self._add_ephemeris(p, t, out)
+                elif t in LEGACY_TYPES:
+                    self._add_legacy(p, t, out)
                 else:
                     out.extend(self.feed_payload(p))
         self._finish_epochs(False)
@@ -221,6 +224,44 @@ class Rtcm3Decoder:
         self.counters.decoded[t] += 1
         self._take_ephemeris(obj)
         out.append(obj)
+
+    def _add_legacy(self, p: bytes, t: int, out: list) -> None:
+        """:meth:`feed_payload` of a legacy 1002/1004/1010/1012: with the compiled kernel, records straight to
+        cells (one call: observables, LLI) through a cached plan of the satellite set; else the generic path."""
+        kernel = _ext.kernel("rtcm3_core", "legacy_cells")
+        try:
+            rec = legacy_records(p) if kernel is not None else None
+            plan = self._legacy_plan(rec[0], rec[4], rec[5]) if rec is not None else None
+        except (Rtcm3DecodeError, ValueError, IndexError) as exc:
+            self._note(t, f"message {t}: {exc}")
+            return
+        if plan is None or plan.flat is None:  # no kernel, or a satellite twice in one message (numpy rule)
+            out.extend(self.feed_payload(p))
+            return
+        t, _, epoch, multiple, v, _ = rec
+        self.counters.decoded[t] += 1
+        code, phase, dop, snr, lli = kernel(v, *plan.args, plan.rows, plan.nf, self._lock_flat, plan.flat)
+        cells = _Cells(plan.sat_key, plan.code_key, code, phase, dop, snr, lli, plan)
+        out.extend(self._add_legacy_obs(t, epoch, multiple, plan.chans, cells, None))
+
+    def _legacy_plan(self, t: int, v: np.ndarray, layout) -> "_LegacyPlan":
+        (sats, codes, keep, chans), key = sat_set(t, v, None, layout)
+        plan = _LEGACY_PLANS.get(key)
+        if plan is None:
+            nf = 1 if t in (1002, 1010) else 2
+            kk, pp, sig, sat_key, code_key, zeros, flat = self._legacy_layout(sats, codes[:, :nf])
+            plan = _LegacyPlan(kernel_args(t, layout), np.flatnonzero(keep), nf, sat_key, code_key, flat, chans)
+            if len(_LEGACY_PLANS) > 512:
+                _LEGACY_PLANS.clear()
+            _LEGACY_PLANS[key] = plan
+        return plan
+
+    def _add_legacy_obs(self, t: int, epoch_ms: int, multiple: bool, channels: dict[str, int], cells: "_Cells",
+                        raw) -> list:
+        sys_ = "G" if t in (1002, 1004) else "R"
+        self.glonass_channels.update(channels)
+        epoch = epoch_ms | (7 << 27) if sys_ == "R" else epoch_ms  # 1010/1012: time of day only
+        return self._add_obs(msm_time_ns(sys_, epoch, self.t_ref_ns), cells, multiple, raw, sys_ == "G")
 
     def _take_ephemeris(self, obj: EphemerisMessage) -> None:
         if obj.msg_type == 1020:
@@ -292,7 +333,7 @@ class Rtcm3Decoder:
             return []
         rc = decode_run(payloads, plans, self._channel_array())
         self.counters.cells_no_glonass_channel += rc.missing_wavelength
-        lli = loss_of_lock(self._lock.reshape(-1), rc.lock_index, rc.lock, rc.lock_unique)
+        lli = loss_of_lock(self._lock_flat, rc.lock_index, rc.lock, rc.lock_unique)
         lli = lli.astype(np.uint8) | ((rc.half.astype(np.uint8) & 1) << 1)
         if rc.has_ext:
             self._learn_channels(rc.glo_prn, rc.ext)
@@ -308,7 +349,7 @@ class Rtcm3Decoder:
         if rc.has_ext and self._learnt_channel_used(rc):
             return None
         self.counters.cells_no_glonass_channel += rc.missing_wavelength
-        lli = loss_of_lock(self._lock.reshape(-1), rc.lock_index, rc.lock)  # keys repeat across epochs: in order
+        lli = loss_of_lock(self._lock_flat, rc.lock_index, rc.lock)  # keys repeat across epochs: in order
         lli = lli.astype(np.uint8) | ((rc.half.astype(np.uint8) & 1) << 1)
         bounds = np.cumsum([0] + [p.nc for p in plans]).tolist()
         out, j = [], 0
@@ -367,11 +408,7 @@ class Rtcm3Decoder:
             return self._add_obs(msm_time_ns(obj.system, obj.epoch_ms, self.t_ref_ns), self._msm_cells(obj),
                                  obj.multiple, obj, anchor)
         if isinstance(obj, LegacyObs):
-            sys_ = "G" if t in (1002, 1004) else "R"
-            self.glonass_channels.update(obj.channels)
-            epoch = obj.epoch_ms | (7 << 27) if sys_ == "R" else obj.epoch_ms  # 1010/1012: time of day only
-            return self._add_obs(msm_time_ns(sys_, epoch, self.t_ref_ns), self._legacy_cells(obj),
-                                 obj.multiple, obj, sys_ == "G")
+            return self._add_legacy_obs(t, obj.epoch_ms, obj.multiple, obj.channels, self._legacy_cells(obj), obj)
         if isinstance(obj, EphemerisMessage):
             self._take_ephemeris(obj)
             return [obj]
@@ -427,15 +464,28 @@ class Rtcm3Decoder:
         return _Cells(c.sat_key, c.code_key, c.code_m, c.phase_cyc, c.doppler_hz, c.snr_dbhz, lli)
 
     def _legacy_cells(self, o: LegacyObs) -> _Cells:
-        n = o.sats.size
         nf = o.codes.shape[1]
-        lay_key = o.sats.tobytes() + b"|" + o.codes.tobytes()
+        kk, pp, sig, sat_key, code_key, zeros, flat = self._legacy_layout(o.sats, o.codes)
+        lock = o.lock.ravel()
+        compiled = _ext.kernel("rtcm3_core", "lock_slips") if flat is not None else None
+        if compiled is not None and lock.dtype == np.int64 and lock.flags.c_contiguous and lock.size == flat.size:
+            lli = compiled(self._lock_flat, flat, lock).view(np.uint8)  # no half-cycle flag in legacy
+        else:
+            lli = self._lli(2, kk, pp, sig, lock, zeros)
+        return _Cells(sat_key, code_key, o.code_m.ravel(), o.phase_cyc.ravel(),
+                      np.full(nf * o.sats.size, np.nan), o.snr_dbhz.ravel(), lli)
+
+    def _legacy_layout(self, sats: np.ndarray, codes: np.ndarray) -> tuple:
+        """Index arrays of the cells of legacy satellites ``sats`` with signals ``codes`` [n, nf]: system, number,
+        signal (1 = L1, 2 = L2), satellite key, code key, zeros, flat lock-state key (None: a key twice)."""
+        n, nf = codes.shape
+        lay_key = sats.tobytes() + b"|" + codes.tobytes()
         lay = _LEGACY_LAYOUTS.get(lay_key)
         if lay is None:  # the same satellites and codes usually repeat for many epochs
-            k = np.array([T.SYS_INDEX[s[0]] for s in o.sats.tolist()], np.int64) if n else np.zeros(0, np.int64)
-            prn = np.array([int(s[1:]) for s in o.sats.tolist()], np.int64) if n else np.zeros(0, np.int64)
-            code_key = np.array([T.CODE_KEY[(s[0], c)] for s, c in zip(np.repeat(o.sats, nf).tolist(),
-                                                                       o.codes.ravel().tolist())], np.int64)
+            k = np.array([T.SYS_INDEX[s[0]] for s in sats.tolist()], np.int64) if n else np.zeros(0, np.int64)
+            prn = np.array([int(s[1:]) for s in sats.tolist()], np.int64) if n else np.zeros(0, np.int64)
+            code_key = np.array([T.CODE_KEY[(s[0], c)] for s, c in zip(np.repeat(sats, nf).tolist(),
+                                                                       codes.ravel().tolist())], np.int64)
             kk, pp, sig = np.repeat(k, nf), np.repeat(prn, nf), np.tile(np.arange(1, nf + 1), n)
             flat = np.ravel_multi_index((np.full(kk.size, 2), kk, pp, sig), self._lock.shape)
             lay = (kk, pp, sig, np.repeat(k * 100 + prn, nf), code_key, np.zeros(nf * n, np.uint8),
@@ -443,15 +493,7 @@ class Rtcm3Decoder:
             if len(_LEGACY_LAYOUTS) > 256:
                 _LEGACY_LAYOUTS.clear()
             _LEGACY_LAYOUTS[lay_key] = lay
-        kk, pp, sig, sat_key, code_key, zeros, flat = lay
-        lock = o.lock.ravel()
-        compiled = _ext.kernel("rtcm3_core", "lock_slips") if flat is not None else None
-        if compiled is not None and lock.dtype == np.int64 and lock.flags.c_contiguous and lock.size == flat.size:
-            lli = compiled(self._lock.reshape(-1), flat, lock).view(np.uint8)  # no half-cycle flag in legacy
-        else:
-            lli = self._lli(2, kk, pp, sig, lock, zeros)
-        return _Cells(sat_key, code_key, o.code_m.ravel(), o.phase_cyc.ravel(),
-                      np.full(nf * n, np.nan), o.snr_dbhz.ravel(), lli)
+        return lay
 
     def _add_obs(self, t_ns: int, cells: _Cells, multiple: bool, raw, anchor: bool) -> list:
         out = []
@@ -533,10 +575,26 @@ class Rtcm3Decoder:
 
 
 _EPOCH_CACHE: dict[bytes, tuple] = {}
+_MULTI_EPOCHS: dict[tuple, tuple] = {}  # ids of an epoch's part layouts -> (the layouts, build_epoch structure)
 _NO_KEEP = np.zeros(0, np.uint8)
 _EPH_READERS: dict[int, tuple | None] = {}  # ephemeris type -> bits.compiled_reader (None: no kernel)
 _LEARNT: dict[bytes, list] = {}  # GLONASS numbers + extended info of a run -> (satellite, channel) pairs
 _LEGACY_LAYOUTS: dict[bytes, tuple] = {}  # legacy satellites + codes -> index arrays of their cells (read only)
+
+
+class _LegacyPlan:
+    """What the compiled legacy path needs of one satellite set (type + satellite/code/channel columns); also
+    the cells' layout for :func:`build_epoch`'s structure cache."""
+
+    __slots__ = ("args", "rows", "nf", "sat_key", "code_key", "flat", "chans", "epoch")
+
+    def __init__(self, args: tuple, rows: np.ndarray, nf: int, sat_key: np.ndarray, code_key: np.ndarray,
+                 flat: np.ndarray | None, chans: dict[str, int]) -> None:
+        self.args, self.rows, self.nf, self.sat_key, self.code_key = args, rows, nf, sat_key, code_key
+        self.flat, self.chans, self.epoch = flat, chans, None
+
+
+_LEGACY_PLANS: dict[tuple, _LegacyPlan] = {}  # legacy.sat_set key -> plan (read only)
 # Distinct ephemerides a decoder keeps per satellite: 48 h of GPS (2 h toe spacing), 24 h of BeiDou,
 # 12 h of GLONASS, 4 h of Galileo (10 min): more than an archive hour or a live solution needs
 EPHEMERIDES_PER_SATELLITE = 24
@@ -563,6 +621,18 @@ def build_epoch(t_ns: int, parts: list[_Cells], header: ObsHeader) -> ObsBlock:
         p0 = parts[0]
         all_known, keep, hit = lay.epoch
         cat = lambda name: getattr(p0, name)  # noqa: E731
+    elif lay is None and len(parts) > 1 and all(p.layout is not None for p in parts):
+        layouts = tuple(p.layout for p in parts)  # e.g. an MSM run + a legacy 1002: cached by the layouts
+        key = tuple(map(id, layouts))
+        known = _MULTI_EPOCHS.get(key)
+        if known is not None and all(a is b for a, b in zip(known[0], layouts)):  # (the ids are still theirs)
+            all_known, keep, hit = known[1]
+            cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
+        else:
+            all_known, keep, hit, cat = _epoch_structure(parts)
+            if len(_MULTI_EPOCHS) > 256:
+                _MULTI_EPOCHS.clear()
+            _MULTI_EPOCHS[key] = (layouts, (all_known, keep, hit))
     else:
         all_known, keep, hit, cat = _epoch_structure(parts)
         if lay is not None:

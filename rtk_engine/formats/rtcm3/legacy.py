@@ -45,16 +45,19 @@ class LegacyObs:
 
 def _records(payload: bytes, pos: int, n: int, layout) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The ``n`` fixed-width satellite records from bit ``pos`` ([n, fields] and by name): one gather."""
+    v = _record_array(payload, pos, n, layout)
+    return v, {name: v[:, c] for c, (name, _, _) in enumerate(layout)}
+
+
+def _record_array(payload: bytes, pos: int, n: int, layout) -> np.ndarray:
     offsets, widths, signed, width, _ = _LAYOUTS[layout]
     if pos + n * width > len(payload) * 8:
         raise Rtcm3DecodeError("legacy observation message truncated")
     compiled = _ext.kernel("rtcm3_core", "legacy_records")  # the same fields, one call
     if compiled is not None:
-        v = compiled(payload, pos, n, widths, signed.view(np.uint8))
-    else:
-        starts = (pos + np.arange(n, dtype=np.int64)[:, None] * width + offsets).ravel()
-        v = gather_fields(payload, starts, np.tile(widths, n), np.tile(signed, n)).reshape(n, len(layout))
-    return v, {name: v[:, c] for c, (name, _, _) in enumerate(layout)}
+        return compiled(payload, pos, n, widths, signed.view(np.uint8))
+    starts = (pos + np.arange(n, dtype=np.int64)[:, None] * width + offsets).ravel()
+    return gather_fields(payload, starts, np.tile(widths, n), np.tile(signed, n)).reshape(n, len(layout))
 
 
 def _layout_arrays(layout) -> tuple:
@@ -77,7 +80,8 @@ _GLO_L2 = np.array(["2C", "2P", "2P", "2P"], "<U2")
 LEGACY_TYPES = frozenset({1002, 1004, 1010, 1012})
 
 
-def decode_legacy(payload: bytes) -> LegacyObs:
+def _head(payload: bytes) -> tuple:
+    """(type, station id, epoch ms, multiple-message bit, satellites, first record bit, record layout)."""
     if len(payload) < 8:
         raise Rtcm3DecodeError("legacy observation message truncated")
     head = int.from_bytes(payload[:8], "big")
@@ -85,15 +89,18 @@ def decode_legacy(payload: bytes) -> LegacyObs:
         return (head >> (64 - pos - n)) & ((1 << n) - 1)
     t = f(0, 12)
     if t in (1002, 1004):
-        epoch, sync, n, pos, layout = f(24, 30), f(54, 1), f(55, 5), 64, _REC_1004 if t == 1004 else _REC_1002
-    elif t in (1010, 1012):
-        epoch, sync, n, pos, layout = f(24, 27), f(51, 1), f(52, 5), 61, _REC_1012 if t == 1012 else _REC_1010
-    else:
-        raise Rtcm3DecodeError(f"message {t} is not 1002/1004/1010/1012")
+        return t, f(12, 12), f(24, 30), f(54, 1), f(55, 5), 64, _REC_1004 if t == 1004 else _REC_1002
+    if t in (1010, 1012):
+        return t, f(12, 12), f(24, 27), f(51, 1), f(52, 5), 61, _REC_1012 if t == 1012 else _REC_1010
+    raise Rtcm3DecodeError(f"message {t} is not 1002/1004/1010/1012")
+
+
+def decode_legacy(payload: bytes) -> LegacyObs:
+    t, station, epoch, sync, n, pos, layout = _head(payload)
     v, r = _records(payload, pos, n, layout)
     compiled = _ext.kernel("rtcm3_core", "legacy_obs")  # the same arithmetic in one call
     if compiled is not None:
-        return _legacy_compiled(compiled, t, f(12, 12), epoch, bool(sync), v, r, layout)
+        return _legacy_compiled(compiled, t, station, epoch, bool(sync), v, r, layout)
     if "l2code" not in r:  # L1-only messages: L2 columns absent
         _with_l2(r, n)
     prn = r["sat"]
@@ -119,11 +126,11 @@ def decode_legacy(payload: bytes) -> LegacyObs:
     snr = np.stack([r["cnr1"], r["cnr2"]], 1) * 0.25
     keep = sats != ""
     if t in (1002, 1010):  # L1 only
-        return LegacyObs(t, f(12, 12), epoch, bool(sync), sats[keep], codes[keep][:, :1],
+        return LegacyObs(t, station, epoch, bool(sync), sats[keep], codes[keep][:, :1],
                          np.stack([pr1], 1)[keep], np.stack([ph1], 1)[keep],
                          np.where(snr == 0, np.nan, snr)[keep][:, :1].astype(np.float32),
                          np.stack([r["lock1"]], 1)[keep], chans, r)
-    return LegacyObs(t, f(12, 12), epoch, bool(sync), sats[keep], codes[keep],
+    return LegacyObs(t, station, epoch, bool(sync), sats[keep], codes[keep],
                      np.stack([pr1, pr2], 1)[keep], np.stack([ph1, ph2], 1)[keep],
                      np.where(snr == 0, np.nan, snr)[keep].astype(np.float32),
                      np.stack([r["lock1"], r["lock2"]], 1)[keep], chans, r)
@@ -135,14 +142,29 @@ _LAM_GPS = (CLIGHT / frequency_hz("G", "1C"), CLIGHT / frequency_hz("G", "2W"))
 def _legacy_compiled(compiled, t: int, station: int, epoch: int, sync: bool, v: np.ndarray,
                      r: dict[str, np.ndarray], layout) -> LegacyObs:
     """decode_legacy's result with the per-record arithmetic in the compiled kernel (same numbers)."""
-    cols, ids = _LAYOUTS[layout][4], _ID_COLS[layout]
-    gps = t in (1002, 1004)
-    key = (t, v[:, ids].tobytes())
+    cols = _LAYOUTS[layout][4]
+    sats, codes, keep, chans = sat_set(t, v, r, layout)[0]
+    code, phase, snr = compiled(v, *kernel_args(t, layout))
+    nf = 1 if t in (1002, 1010) else 2
+    lock = v[:, cols[8:8 + nf]][keep]
+    if nf == 1:
+        return LegacyObs(t, station, epoch, sync, sats.copy(), codes.copy()[:, :1], code[keep, :1], phase[keep, :1],
+                         snr[keep, :1], lock, dict(chans), _with_l2(r, v.shape[0]))
+    return LegacyObs(t, station, epoch, sync, sats.copy(), codes.copy(), code[keep], phase[keep], snr[keep], lock,
+                     dict(chans), r)
+
+
+def sat_set(t: int, v: np.ndarray, r: dict[str, np.ndarray] | None, layout) -> tuple[tuple, tuple]:
+    """((RINEX ids, codes [n, 2], kept-record mask, GLONASS channels), cache key) of the records ``v`` of a
+    type-``t`` message; cached by their id columns (the same satellite set repeats every epoch). Read only."""
+    key = (t, v[:, _ID_COLS[layout]].tobytes())
     hit = _SAT_SETS.get(key)
-    if hit is None:  # satellite ids, codes, kept rows and channels of this satellite set (repeats every epoch)
+    if hit is None:
+        if r is None:
+            r = {name: v[:, c] for c, (name, _, _) in enumerate(layout)}
         prn = r["sat"]
         l2 = r["l2code"] if "l2code" in r else np.zeros(prn.size, np.int64)
-        if gps:
+        if t in (1002, 1004):
             sats = _GPS_SATS[prn]
             codes = np.stack([_L1_CODES[r["l1code"]], _GPS_L2[l2]], 1)
             chans: dict[str, int] = {}
@@ -155,15 +177,25 @@ def _legacy_compiled(compiled, t: int, station: int, epoch: int, sync: bool, v: 
         if len(_SAT_SETS) > 512:
             _SAT_SETS.clear()
         _SAT_SETS[key] = hit
-    sats, codes, keep, chans = hit
-    code, phase, snr = compiled(v, cols, not gps, _LAM_GPS[0], _LAM_GPS[1], AMB_GPS_M if gps else AMB_GLO_M)
-    nf = 1 if t in (1002, 1010) else 2
-    lock = v[:, cols[8:8 + nf]][keep]
-    if nf == 1:
-        return LegacyObs(t, station, epoch, sync, sats.copy(), codes.copy()[:, :1], code[keep, :1], phase[keep, :1],
-                         snr[keep, :1], lock, dict(chans), _with_l2(r, v.shape[0]))
-    return LegacyObs(t, station, epoch, sync, sats.copy(), codes.copy(), code[keep], phase[keep], snr[keep], lock,
-                     dict(chans), r)
+    return hit, key
+
+
+def legacy_records(payload: bytes) -> tuple:
+    """The raw records of a legacy payload for a compiled consumer (the decoder's cell path): (type, station
+    id, epoch ms, multiple-message bit, records int64 [n, fields], layout), or None without the kernel.
+    Raises Rtcm3DecodeError as :func:`decode_legacy` does."""
+    if _ext.kernel("rtcm3_core", "legacy_records") is None:
+        return None
+    t, station, epoch, sync, n, pos, layout = _head(payload)
+    return t, station, epoch, bool(sync), _record_array(payload, pos, n, layout), layout
+
+
+def kernel_args(t: int, layout) -> tuple:
+    """The arguments after the records of the compiled ``legacy_obs``/``legacy_cells`` for type ``t``: columns
+    of pr1, amb, pr21, ph1, ph2, cnr1, cnr2, chan, lock1, lock2 (-1 absent), GLONASS, L1/L2 wavelengths (m,
+    GPS), ambiguity unit (m)."""
+    gps = t in (1002, 1004)
+    return _LAYOUTS[layout][4], not gps, _LAM_GPS[0], _LAM_GPS[1], AMB_GPS_M if gps else AMB_GLO_M
 
 
 _SAT_SETS: dict[tuple, tuple] = {}  # (type, id columns of the records) -> (sats, codes, keep, channels), read only
