@@ -467,8 +467,8 @@ def test_compiled_field_reader_and_frame_scanner_equal_python():
 
 
 def test_compiled_epoch_scatter_equals_numpy():
-    """rtcm3_core.scatter_epoch puts an epoch's cells where build_epoch's numpy path does: unknown
-    satellites left out (keep mask), a cell repeated by a later message keeps the later value."""
+    """rtcm3_core.scatter_parts puts an epoch's cells (of one message or several) where build_epoch's numpy
+    path does: unknown satellites left out (keep mask), a cell repeated by a later message keeps the later value."""
     from rtk_engine import _ext
     from rtk_engine.formats.rtcm3.decoder import _Cells, build_epoch
     from rtk_engine.formats.rtcm3 import msm_tables as T
@@ -484,9 +484,13 @@ def test_compiled_epoch_scatter_equals_numpy():
             sat_key = rng.choice(known_sats[:12], n)
             if trial % 3 == 0 and n:
                 sat_key[rng.integers(0, n, 3)] = -1  # unknown satellites
-            parts = [_Cells(sat_key, rng.choice(codes[:20], n), rng.normal(2e7, 1e3, n), rng.normal(1e8, 1e3, n),
-                            rng.normal(0, 1e3, n), rng.uniform(20, 50, n).astype(np.float32),
-                            rng.integers(0, 4, n).astype(np.uint8))]
+            cells = _Cells(sat_key, rng.choice(codes[:20], n), rng.normal(2e7, 1e3, n), rng.normal(1e8, 1e3, n),
+                           rng.normal(0, 1e3, n), rng.uniform(20, 50, n).astype(np.float32),
+                           rng.integers(0, 4, n).astype(np.uint8))
+            cuts = sorted(rng.integers(0, n + 1, trial % 4)) if n else []  # one message, or several (scatter_parts)
+            parts = [_Cells(*(getattr(cells, f)[a:b] for f in ("sat_key", "code_key", "code_m", "phase_cyc",
+                                                                "doppler_hz", "snr_dbhz", "lli")))
+                     for a, b in zip([0, *cuts], [*cuts, n])]
             got = []
             for on in (False, True):
                 _ext.set_enabled(on)

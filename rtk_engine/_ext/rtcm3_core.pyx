@@ -3,7 +3,8 @@
 
 * ``crc24q``, ``scan_frames``: CRC-24Q and the frame scan of ``rtcm3_frame.FrameScanner``;
 * ``msm_run`` / ``msm_run_layout`` (+ ``MsmLayout``): the per-cell MSM arithmetic of ``msm_batch.decode_run``;
-* ``lock_slips``: ``msm_batch.loss_of_lock``; ``scatter_epoch``: the cell scatter of ``decoder.build_epoch``;
+* ``lock_slips``: ``msm_batch.loss_of_lock``; ``scatter_epoch``/``scatter_parts``: the cell scatter of
+  ``decoder.build_epoch`` (one message or several);
 * ``read_fields`` (+ ``FieldSpec``): ``bits.read_schema`` of fixed layouts (ephemerides, station, 1230);
 * ``legacy_records``, ``legacy_obs``: the records and observables of ``legacy.decode_legacy``;
   ``legacy_cells``: ``legacy_obs`` + ``decoder._legacy_cells`` (kept rows flattened, ``lock_slips``) in one call.
@@ -226,11 +227,17 @@ def scan_frames(const unsigned char[::1] buf):
 
 
 def scatter_epoch(const int64_t[::1] si, const int64_t[::1] slot, Py_ssize_t ns, Py_ssize_t nf,
-                  const unsigned char[:] keep, const double[:] code, const double[:] phase, const double[:] dop,
-                  const float[:] snr, const unsigned char[:] lli):
+                  const unsigned char[:] keep, code, phase, dop, snr, lli):
     """``decoder.build_epoch``'s scatter of an epoch's cells into [1, ns, nf] arrays (NaN / 0 where absent):
     cell i (of those with ``keep`` set, or all when ``keep`` is empty) goes to row si[j], slot slot[j];
     a cell repeated later overwrites the earlier one, as numpy's assignment does."""
+    return scatter_parts(si, slot, ns, nf, keep, [(code, phase, dop, snr, lli)])
+
+
+def scatter_parts(const int64_t[::1] si, const int64_t[::1] slot, Py_ssize_t ns, Py_ssize_t nf,
+                  const unsigned char[:] keep, list parts):
+    """:func:`scatter_epoch` of the cells of several messages, ``parts`` = [(code, phase, dop, snr, lli), ...]
+    in order, as if concatenated (``keep`` and ``si``/``slot`` index the concatenation)."""
     code_arr = np.empty((1, ns, nf))
     phase_arr = np.empty((1, ns, nf))
     dop_arr = np.empty((1, ns, nf))
@@ -239,7 +246,10 @@ def scatter_epoch(const int64_t[::1] si, const int64_t[::1] slot, Py_ssize_t ns,
     cdef double[:, :, ::1] c = code_arr, p = phase_arr, d = dop_arr
     cdef float[:, :, ::1] s = snr_arr
     cdef unsigned char[:, :, ::1] l = lli_arr
-    cdef Py_ssize_t i, j = 0, n = code.shape[0], r, f
+    cdef const double[:] code, phase, dop
+    cdef const float[:] snr
+    cdef const unsigned char[:] lli
+    cdef Py_ssize_t i, j = 0, k = 0, n, r, f
     cdef bint all_kept = keep.shape[0] == 0
     for r in range(ns):
         for f in range(nf):
@@ -247,17 +257,21 @@ def scatter_epoch(const int64_t[::1] si, const int64_t[::1] slot, Py_ssize_t ns,
             p[0, r, f] = NAN
             d[0, r, f] = NAN
             s[0, r, f] = NAN
-    for i in range(n):
-        if not all_kept and not keep[i]:
-            continue
-        r = si[j]
-        f = slot[j]
-        j += 1
-        c[0, r, f] = code[i]
-        p[0, r, f] = phase[i]
-        d[0, r, f] = dop[i]
-        s[0, r, f] = snr[i]
-        l[0, r, f] = lli[i]
+    for part in parts:
+        code, phase, dop, snr, lli = part
+        n = code.shape[0]
+        for i in range(n):
+            if not all_kept and not keep[k + i]:
+                continue
+            r = si[j]
+            f = slot[j]
+            j += 1
+            c[0, r, f] = code[i]
+            p[0, r, f] = phase[i]
+            d[0, r, f] = dop[i]
+            s[0, r, f] = snr[i]
+            l[0, r, f] = lli[i]
+        k += n
     return code_arr, phase_arr, dop_arr, snr_arr, lli_arr
 
 

@@ -525,8 +525,10 @@ class Rtcm3Decoder:
         if hc is None or hc[0] is not header or hc[1] != self.glonass_channels:
             hc = (header, dict(self.glonass_channels), _header_with(header, glonass_channels=dict(self.glonass_channels)))
             self._header_cache = hc
-        self.counters.cells_unknown_satellite += sum(int(np.count_nonzero(p.sat_key < 0)) for p in parts)
-        return build_epoch(t_ns, parts, hc[2])  # epochs share the header until station data change
+        st = epoch_structure(parts)
+        if not st[0]:  # cells of satellites without a RINEX id: left out
+            self.counters.cells_unknown_satellite += st[1].size - st[2][0].size
+        return build_epoch(t_ns, parts, hc[2], st)  # epochs share the header until station data change
 
     # ------------------------------------------------------------------ output
     def _keep_ephemeris(self, obj: EphemerisMessage) -> None:
@@ -610,43 +612,23 @@ def _header_with(h: ObsHeader, **changes) -> ObsHeader:
     return new
 
 
-def build_epoch(t_ns: int, parts: list[_Cells], header: ObsHeader) -> ObsBlock:
+def build_epoch(t_ns: int, parts: list[_Cells], header: ObsHeader, structure: tuple | None = None) -> ObsBlock:
     """Combine the cells of one epoch's messages into an E = 1 :class:`ObsBlock`.
 
     Slots per system hold its codes in sorted order ("1C", "1W", "2L", ...); a cell repeated by
-    two messages keeps the later value.
+    two messages keeps the later value. ``structure``: :func:`epoch_structure` of ``parts`` if known.
     """
-    lay = parts[0].layout if len(parts) == 1 else None
-    if lay is not None and lay.epoch is not None:  # an epoch of exactly this run of messages was built before
-        p0 = parts[0]
-        all_known, keep, hit = lay.epoch
-        cat = lambda name: getattr(p0, name)  # noqa: E731
-    elif lay is None and len(parts) > 1 and all(p.layout is not None for p in parts):
-        layouts = tuple(p.layout for p in parts)  # e.g. an MSM run + a legacy 1002: cached by the layouts
-        key = tuple(map(id, layouts))
-        known = _MULTI_EPOCHS.get(key)
-        if known is not None and all(a is b for a, b in zip(known[0], layouts)):  # (the ids are still theirs)
-            all_known, keep, hit = known[1]
-            cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
-        else:
-            all_known, keep, hit, cat = _epoch_structure(parts)
-            if len(_MULTI_EPOCHS) > 256:
-                _MULTI_EPOCHS.clear()
-            _MULTI_EPOCHS[key] = (layouts, (all_known, keep, hit))
-    else:
-        all_known, keep, hit, cat = _epoch_structure(parts)
-        if lay is not None:
-            lay.epoch = (all_known, keep, hit)
+    all_known, keep, hit = structure or epoch_structure(parts)
     si, slot, signals, sats, shape = hit
-    compiled = _ext.kernel("rtcm3_core", "scatter_epoch")  # the same scatter in one call
-    if compiled is not None and si.size == (cat("code_m").size if all_known else int(np.count_nonzero(keep))):
+    compiled = _ext.kernel("rtcm3_core", "scatter_parts")  # the same scatter in one call, no concatenation
+    if compiled is not None and keep.size == sum(p.code_m.size for p in parts):
         code, phase, dop, snr, lli = compiled(si, slot, shape[1], shape[2], _NO_KEEP if all_known else keep.view(np.uint8),
-                                              cat("code_m"), cat("phase_cyc"), cat("doppler_hz"), cat("snr_dbhz"),
-                                              cat("lli"))
+                                              [(p.code_m, p.phase_cyc, p.doppler_hz, p.snr_dbhz, p.lli) for p in parts])
         return ObsBlock(time_ns=np.array([t_ns], np.int64), sats=sats.copy(), signals=dict(signals), code_m=code,
                         phase_cyc=phase, doppler_hz=dop, snr_dbhz=snr, lli=lli, header=header)
     def values(name: str) -> np.ndarray:
-        return cat(name) if all_known else cat(name)[keep]
+        v = getattr(parts[0], name) if len(parts) == 1 else np.concatenate([getattr(p, name) for p in parts])
+        return v if all_known else v[keep]
     f3 = np.full((3,) + shape, np.nan)  # code, phase, Doppler filled in one scatter
     f3[:, 0, si, slot] = np.stack([values("code_m"), values("phase_cyc"), values("doppler_hz")])
     snr = np.full(shape, np.nan, np.float32)
@@ -657,16 +639,38 @@ def build_epoch(t_ns: int, parts: list[_Cells], header: ObsHeader) -> ObsBlock:
                     code_m=f3[0], phase_cyc=f3[1], doppler_hz=f3[2], snr_dbhz=snr, lli=lli, header=header)
 
 
-def _epoch_structure(parts: list[_Cells]) -> tuple:
-    """(all satellites known, keep mask, (row, slot, signals, sats, shape), value concatenation) of an epoch."""
+def epoch_structure(parts: list[_Cells]) -> tuple:
+    """(all satellites known, keep mask, (row, slot, signals, sats, shape)) of an epoch made of ``parts``;
+    cached by the parts' layouts (MSM runs, legacy satellite sets) when they all have one: the same
+    messages with the same satellites and signals usually repeat for many epochs."""
     if len(parts) == 1:
-        p0 = parts[0]
-        sat_key, code_key = p0.sat_key, p0.code_key
-        cat = lambda name: getattr(p0, name)  # noqa: E731
+        lay = parts[0].layout
+        if lay is None:
+            return _epoch_structure(parts)
+        if lay.epoch is None:  # the first epoch of exactly this run of messages
+            lay.epoch = _epoch_structure(parts)
+        return lay.epoch
+    layouts = tuple(p.layout for p in parts)  # e.g. an MSM run + a legacy 1002
+    if any(x is None for x in layouts):
+        return _epoch_structure(parts)
+    key = tuple(map(id, layouts))
+    known = _MULTI_EPOCHS.get(key)
+    if known is not None and all(a is b for a, b in zip(known[0], layouts)):  # (the ids are still theirs)
+        return known[1]
+    st = _epoch_structure(parts)
+    if len(_MULTI_EPOCHS) > 256:
+        _MULTI_EPOCHS.clear()
+    _MULTI_EPOCHS[key] = (layouts, st)
+    return st
+
+
+def _epoch_structure(parts: list[_Cells]) -> tuple:
+    """:func:`epoch_structure`, computed (satellite/code-key sets cached by their bytes)."""
+    if len(parts) == 1:
+        sat_key, code_key = parts[0].sat_key, parts[0].code_key
     else:
         sat_key = np.concatenate([p.sat_key for p in parts])
         code_key = np.concatenate([p.code_key for p in parts])
-        cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
     keep = sat_key >= 0
     all_known = bool(keep.all())
     if not all_known:
@@ -691,7 +695,7 @@ def _epoch_structure(parts: list[_Cells]) -> tuple:
         if len(_EPOCH_CACHE) > 256:
             _EPOCH_CACHE.clear()
         _EPOCH_CACHE[cache_key] = hit
-    return all_known, keep, hit, cat
+    return all_known, keep, hit
 
 
 def stack_epochs(blocks: list[ObsBlock]) -> ObsBlock:
