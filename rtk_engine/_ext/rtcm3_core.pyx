@@ -3,6 +3,7 @@
 
 * ``crc24q``, ``scan_frames``: CRC-24Q and the frame scan of ``rtcm3_frame.FrameScanner``;
 * ``msm_run`` / ``msm_run_layout`` (+ ``MsmLayout``): the per-cell MSM arithmetic of ``msm_batch.decode_run``;
+  ``msm_cells``: that + ``msm_batch.loss_of_lock`` + the LLI byte of ``decoder._decode_one``, one call per run;
 * ``lock_slips``: ``msm_batch.loss_of_lock``; ``scatter_epoch``/``scatter_parts``: the cell scatter of
   ``decoder.build_epoch`` (one message or several);
 * ``read_fields`` (+ ``FieldSpec``): ``bits.read_schema`` of fixed layouts (ephemerides, station, 1230);
@@ -58,13 +59,55 @@ cdef class MsmLayout:
     cdef const double[:, ::1] scale
     cdef const double[::1] cnr_scale, freq_in
     cdef bint glo_fdma, has_rate
+    cdef const int64_t[::1] lock_index
+    cdef const unsigned char[::1] has_lock, has_half, has_ext
+    cdef bint any_ext
 
     def __init__(self, byte_idx, lsh, rsh, signed_, imat, valid_when, scale, cnr_scale, freq_in, b1, b2, glo_prn,
-                 bint glo_fdma, bint has_rate):
+                 bint glo_fdma, bint has_rate, lock_index=None, has_lock=None, has_half=None, has_ext=None,
+                 bint any_ext=False):
         self.byte_idx, self.lsh, self.rsh, self.signed_ = byte_idx, lsh, rsh, signed_
         self.imat, self.valid_when, self.scale, self.cnr_scale = imat, valid_when, scale, cnr_scale
         self.freq_in, self.b1, self.b2, self.glo_prn = freq_in, b1, b2, glo_prn
         self.glo_fdma, self.has_rate = glo_fdma, has_rate
+        n = imat.shape[1]  # for msm_cells: lock-state key per cell, which cells carry lock / half-cycle / ext info
+        self.lock_index = lock_index if lock_index is not None else np.zeros(n, np.int64)
+        self.has_lock = has_lock if has_lock is not None else np.ones(n, np.uint8)
+        self.has_half = has_half if has_half is not None else np.ones(n, np.uint8)
+        self.has_ext = has_ext if has_ext is not None else np.ones(n, np.uint8)
+        self.any_ext = any_ext
+
+
+def msm_cells(const unsigned char[::1] joined, MsmLayout L, const double[::1] glo_channel, short[::1] state,
+              double range_ms_m, double phase_k, double dop_k):
+    """The decoder's cells of a run in one call: :func:`msm_run_layout`'s observables, then
+    ``msm_batch.loss_of_lock`` in stream order (``state`` updated) and the LLI byte (bit 0 slip, bit 1 the
+    half-cycle flag DF420). Returns (code_m, phase_cyc, doppler_hz, snr_dbhz float32, lli uint8, GLONASS
+    extended info per cell (-1 absent; None when no cell has one), cells missing their FDMA wavelength)."""
+    vals_arr, code_arr, phase_arr, dop_arr, snr_arr, _, missing = msm_run(
+        joined, L.byte_idx, L.lsh, L.rsh, L.signed_, L.imat, L.valid_when, L.scale, L.cnr_scale, L.freq_in, L.b1,
+        L.b2, glo_channel, L.glo_prn, L.glo_fdma, L.has_rate, range_ms_m, phase_k, dop_k)
+    cdef const int64_t[:, ::1] vals = vals_arr
+    cdef Py_ssize_t i, nc = vals.shape[1]
+    cdef int64_t lk, prev
+    cdef unsigned char slip
+    lli_arr = np.empty(nc, np.uint8)
+    cdef unsigned char[::1] lli = lli_arr
+    for i in range(nc):
+        lk = vals[6, i] if L.has_lock[i] else -1
+        slip = 0
+        if lk >= 0:
+            prev = state[L.lock_index[i]]
+            slip = lk < prev or (lk == 0 and prev <= 0)
+            state[L.lock_index[i]] = <short>lk
+        lli[i] = slip | ((((<unsigned char>vals[7, i]) & 1) << 1) if L.has_half[i] else 0)
+    if not L.any_ext:
+        return code_arr, phase_arr, dop_arr, snr_arr, lli_arr, None, missing
+    ext_arr = np.empty(nc, np.int64)
+    cdef int64_t[::1] ext = ext_arr
+    for i in range(nc):
+        ext[i] = vals[3, i] if L.has_ext[i] else -1
+    return code_arr, phase_arr, dop_arr, snr_arr, lli_arr, ext_arr, missing
 
 
 def msm_run_layout(const unsigned char[::1] joined, MsmLayout L, const double[::1] glo_channel, double range_ms_m,

@@ -34,7 +34,7 @@ from .ephemeris import EPHEMERIS_TYPES, SCHEMAS, EphemerisMessage, decode_epheme
 from .glonass_bias import GlonassBiases, decode_glonass_biases
 from .legacy import LEGACY_TYPES, LegacyObs, decode_legacy, kernel_args, legacy_records, sat_set
 from .msm import MsmCells, MsmMessage, decode_msm, msm_cells, msm_time_ns
-from .msm_batch import decode_run, loss_of_lock, parse_head
+from .msm_batch import decode_run, decode_run_lli, loss_of_lock, parse_head
 from .station import StationDescriptor, StationPosition, decode_station_descriptor, decode_station_position
 
 log = logging.getLogger(__name__)
@@ -331,6 +331,13 @@ class Rtcm3Decoder:
         """Cells of one epoch's held MSMs (GLONASS channels learnt from their extended info)."""
         if not payloads:
             return []
+        fused = decode_run_lli(payloads, plans, self._channel_array(), self._lock_flat)  # compiled: one call
+        if fused is not None:
+            lay, code_m, phase, dop, snr, lli, ext, missing = fused
+            self.counters.cells_no_glonass_channel += missing
+            if ext is not None:
+                self._learn_channels(lay.kmat[4], ext)
+            return [_Cells(lay.kmat[2], lay.kmat[3], code_m, phase, dop, snr, lli, lay)]
         rc = decode_run(payloads, plans, self._channel_array())
         self.counters.cells_no_glonass_channel += rc.missing_wavelength
         lli = loss_of_lock(self._lock_flat, rc.lock_index, rc.lock, rc.lock_unique)

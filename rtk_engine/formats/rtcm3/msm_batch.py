@@ -258,11 +258,7 @@ def decode_run(payloads: list[bytes], plans: list[_Plan], glo_channel: np.ndarra
     joined = b"".join(payloads) + bytes(8)
     compiled = _ext.kernel("rtcm3_core", "msm_run_layout")  # optional Cython kernel, same numbers
     if compiled is not None:
-        if lay.compiled is None:  # the layout's arrays converted once (layouts are cached per epoch shape)
-            lay.compiled = _ext.kernel("rtcm3_core", "MsmLayout")(
-                byte_idx, lsh, rsh, lay.signed_u8, lay.imat, lay.valid_when, lay.scale, lay.cnr_scale, lay.freq,
-                lay.b1_u8, lay.b2_u8, lay.kmat[4], lay.glo_fdma, lay.has_rate)
-        vals, code_m, phase, dop, snr, _, missing = compiled(joined, lay.compiled, glo_channel, RANGE_MS_M,
+        vals, code_m, phase, dop, snr, _, missing = compiled(joined, _compiled_layout(lay), glo_channel, RANGE_MS_M,
                                                              RANGE_MS_M / CLIGHT, -1.0 / CLIGHT)
         return _run_cells(lay, vals, code_m, phase, dop, snr, missing)
     words = np.ndarray((len(joined) - 7,), dtype=">u8", buffer=joined, strides=(1,))  # 8-byte window at each byte
@@ -294,6 +290,33 @@ def decode_run(payloads: list[bytes], plans: list[_Plan], glo_channel: np.ndarra
     snr = np.where(cnr > 0, cnr * lay.cnr_scale, np.nan).astype(np.float32)
     missing = int(np.count_nonzero((lay.b1 | lay.b2) & np.isnan(freq) & np.isfinite(code_m))) if lay.glo_fdma else 0
     return _run_cells(lay, vals, code_m, phase, dop, snr, missing)
+
+
+def _compiled_layout(lay: _RunLayout):
+    """The layout's arrays converted once for the kernel (layouts are cached per epoch shape)."""
+    if lay.compiled is None:
+        u8 = lambda a: None if a is None else a.astype(np.uint8)  # noqa: E731
+        lay.compiled = _ext.kernel("rtcm3_core", "MsmLayout")(
+            lay.gather[0], lay.gather[1], lay.gather[2], lay.signed_u8, lay.imat, lay.valid_when, lay.scale,
+            lay.cnr_scale, lay.freq, lay.b1_u8, lay.b2_u8, lay.kmat[4], lay.glo_fdma, lay.has_rate,
+            np.ascontiguousarray(lay.kmat[5]), u8(lay.lock), u8(lay.half), u8(lay.ext), lay.has_ext)
+    return lay.compiled
+
+
+def decode_run_lli(payloads: list[bytes], plans: list[_Plan], glo_channel: np.ndarray,
+                   state: np.ndarray) -> tuple | None:
+    """:func:`decode_run`, :func:`loss_of_lock` (``state`` updated) and the LLI byte (bit 0 loss of lock, bit 1
+    half-cycle ambiguity) of one run in one compiled call: (layout, code_m, phase_cyc, doppler_hz, snr_dbhz,
+    lli, GLONASS extended info per cell or None, cells missing a wavelength); None without the kernel."""
+    compiled = _ext.kernel("rtcm3_core", "msm_cells")
+    if compiled is None or state.dtype != np.int16 or not state.flags.c_contiguous:
+        return None
+    lay = _run_layout(payloads, plans)
+    return (lay, *compiled(b"".join(payloads) + _PAD, _compiled_layout(lay), glo_channel, state, RANGE_MS_M,
+                           RANGE_MS_M / CLIGHT, -1.0 / CLIGHT))
+
+
+_PAD = bytes(8)
 
 
 def _run_cells(lay: _RunLayout, vals: np.ndarray, code_m: np.ndarray, phase: np.ndarray, dop: np.ndarray,
