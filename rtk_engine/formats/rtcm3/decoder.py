@@ -182,7 +182,8 @@ class Rtcm3Decoder:
 
     def flush(self) -> list:
         """End of stream: an epoch still waiting for messages announced by the multiple-message bit is
-        incomplete; it is dropped and counted in ``counters.incomplete_epochs``."""
+        incomplete; it is dropped, counted in ``counters.incomplete_epochs`` and noted (logged at INFO: a
+        recording or connection cut in mid-epoch is the usual end of a stream, not a fault of its data)."""
         self._finish_epochs(True)  # its cells still count (and update lock and channel state)
         if self._pending_t is not None:
             self.counters.incomplete_epochs += 1
@@ -402,10 +403,12 @@ class Rtcm3Decoder:
         return cached[1]
 
     def _note(self, t: int, text: str, count: bool = True) -> None:
-        if count:
+        if not count:
+            log.info("RTCM3 %s", text)
+        else:
             self.counters.malformed[t] += 1
-        if not count or self.counters.malformed[t] == 1:
-            log.warning("RTCM3 %s", text)
+            if self.counters.malformed[t] == 1:
+                log.warning("RTCM3 %s", text)
         if len(self.counters.notes) < MAX_NOTES:
             self.counters.notes.append(text)
 
