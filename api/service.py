@@ -51,7 +51,7 @@ class Service:
     def __post_init__(self) -> None:
         self.app = create_app(self.settings, self.live)
         self.sessions = self.app.state.sessions
-        self.archive = HourlyArchive(self.settings.data_dir / "archive", on_file=self._archived)
+        self.archive = HourlyArchive(self.settings.data_dir / "archive", on_file=self._archived, background=True)
         self._ingest_pw = secrets.token_urlsafe(16)
         self.integrity = IntegrityMonitor(self._registered_ecef)  # 1 h window, 30 s epochs
         self._tasks: dict[str, asyncio.Task] = {}
@@ -267,7 +267,7 @@ class Service:
         runner = getattr(self.app.state, "job_runner", None)
         if runner is not None:
             await asyncio.to_thread(runner.shutdown, True)
-        self.archive.flush()
+        await asyncio.to_thread(self.archive.close)
         self.persist_quality()
         await caster.stop()
         await http

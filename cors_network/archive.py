@@ -1,4 +1,4 @@
-"""Hourly RINEX 3 observation and navigation archive per station, gzip-compressed, with retention.
+"""Hourly RINEX 3 observation and navigation archive per station, compressed, with retention.
 
 Observation epochs are buffered per (station, hour) and written when the hour is complete (an epoch
 of a later hour arrives), on :meth:`HourlyArchive.flush` (shutdown: a partial hour is written, nothing
@@ -12,17 +12,25 @@ Streams repeat their ephemerides every few seconds to minutes, so each hourly na
 every ephemeris broadcast in that hour and serves the hour's observations on its own.
 
 File names follow the RINEX 3 long-name convention, next to each other:
-``archive/CODE/YYYY/DDD/CODE00CHN_R_YYYYDDDHH00_01H_<rate>_MO.rnx.gz`` (observations) and
+``archive/CODE/YYYY/DDD/CODE00CHN_R_YYYYDDDHH00_01H_<rate>_MO.crx.gz`` (observations, Hatanaka-compressed
+then gzip, as IGS and national CORS archives distribute them; ``hatanaka=False``: ``_MO.rnx.gz``) and
 ``..._01H_MN.rnx.gz`` (navigation); a second write of the same hour (e.g. after a restart) gets a
 ``_partN`` suffix instead of overwriting. :meth:`HourlyArchive.prune` applies the retention.
+
+Writing one station-hour at 1 Hz (three systems: ~35 MB of RINEX text) costs seconds of CPU. With
+``background=True`` (the service) the formatting and compression run on one writer thread, so the
+caller (the event loop that also serves every rover) only hands the hour's buffer over; ``on_file``
+is then called on the writer thread, and :meth:`HourlyArchive.flush` waits for every pending write.
 """
 from __future__ import annotations
 
 import gzip
 import io
 import logging
+import threading
 import time
-from dataclasses import dataclass, fields
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,11 +57,15 @@ class ArchivedFile:
 
 class HourlyArchive:
     def __init__(self, root: Path, country: str = "CHN", max_epochs: int = 3600,
-                 on_file=None) -> None:
+                 on_file=None, *, hatanaka: bool = True, background: bool = False) -> None:
         self.root = Path(root)
         self.country = country
         self.max_epochs = max_epochs
-        self.on_file = on_file  # callback(ArchivedFile)
+        self.on_file = on_file  # callback(ArchivedFile); on the writer thread when ``background``
+        self.hatanaka = hatanaka
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="archive-writer") if background else None
+        self._pending: list[Future] = []
+        self._lock = threading.Lock()  # file naming: one write at a time picks a free name
         self._buf: dict[str, list[ObsBlock]] = {}
         self._hour: dict[str, int] = {}
         self._header: dict[str, ObsHeader] = {}
@@ -65,8 +77,9 @@ class HourlyArchive:
     def set_header(self, station: str, header: ObsHeader) -> None:
         self._header[station] = header
 
-    def add(self, station: str, epoch: ObsBlock) -> ArchivedFile | None:
-        """Buffer one epoch (E = 1); returns the file written if this epoch closed an hour."""
+    def add(self, station: str, epoch: ObsBlock) -> ArchivedFile | Future | None:
+        """Buffer one epoch (E = 1); returns the file written if this epoch closed an hour (with
+        ``background``: the Future of it)."""
         hour = int(epoch.time_ns[0]) // HOUR_NS
         written = None
         if station in self._hour and hour != self._hour[station]:
@@ -82,10 +95,10 @@ class HourlyArchive:
         return written
 
     def add_nav(self, station: str, eph: KeplerEphemeris | GlonassEphemeris, received_gpst_ns: int
-                ) -> ArchivedFile | None:
+                ) -> ArchivedFile | Future | None:
         """Collect ephemeris rows received at ``received_gpst_ns`` (GPST ns, the stream's time);
-        repeats within the hour are dropped. Returns the navigation file written if an ephemeris of
-        another hour closed the open one."""
+        repeats within the hour are dropped. Returns the navigation file written (with ``background``:
+        its Future) if an ephemeris of another hour closed the open one."""
         hour = int(received_gpst_ns) // HOUR_NS
         written = None
         if station in self._nav_hour and hour != self._nav_hour[station]:
@@ -104,49 +117,91 @@ class HourlyArchive:
         return written
 
     def flush(self) -> list[ArchivedFile]:
-        """Write every open hour (observations and navigation); call on shutdown."""
-        obs = [f for s in list(self._buf) if (f := self._write(s)) is not None]
-        return obs + [f for s in list(self._nav) if (f := self._write_nav(s)) is not None]
+        """Write every open hour (observations and navigation) and wait for every pending write;
+        returns the files this call wrote. Call on shutdown."""
+        obs = [self._write(s) for s in list(self._buf)]
+        nav = [self._write_nav(s) for s in list(self._nav)]
+        if self._writer is None:
+            return [f for f in obs + nav if f is not None]
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for fut in pending:
+            fut.exception()  # wait; a failed write was logged where it failed
+        return [f for fut in obs + nav if fut is not None and (f := fut.result()) is not None]
+
+    def close(self) -> None:
+        """Flush, then stop the writer thread."""
+        self.flush()
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+
+    def _submit(self, job):
+        """Run ``job`` (-> ArchivedFile) now, or on the writer thread (-> its Future)."""
+        if self._writer is None:
+            return job()
+
+        def logged():
+            try:
+                return job()
+            except Exception:
+                log.exception("archive write failed")
+                raise
+        fut = self._writer.submit(logged)
+        with self._lock:
+            self._pending = [p for p in self._pending if not p.done()] + [fut]
+        return fut
 
     def _path(self, station: str, t_ns: int, kind: str, interval_s: float = float("nan")) -> Path:
         d = gt.to_datetime(t_ns)
+        ext = ".crx.gz" if kind == "obs" and self.hatanaka else ".rnx.gz"
         if kind == "nav":
-            tail = "MN.rnx.gz"
+            tail = "MN" + ext
         else:
             tail = (f"{int(round(interval_s)):02d}S" if np.isfinite(interval_s) and interval_s >= 1 else "01S") \
-                + "_MO.rnx.gz"
+                + "_MO" + ext
         name = f"{station[:4].upper():<4}00{self.country}_R_{d:%Y%j%H}00_01H_{tail}".replace(" ", "0")
         folder = self.root / station / f"{d:%Y}" / f"{d:%j}"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / name
         k = 1
         while path.exists():
-            path = folder / name.replace(".rnx.gz", f"_part{k}.rnx.gz")
+            path = folder / name.replace(ext, f"_part{k}{ext}")
             k += 1
         return path
 
-    @staticmethod
-    def _write_gz(path: Path, text: str) -> None:
+    def _write_file(self, path: Path, text: str) -> None:
+        """``text`` gzip-compressed (observations: Hatanaka-compressed first) to ``path``, atomically
+        (a reader never sees half a file)."""
         tmp = path.with_suffix(".tmp")
-        with gzip.open(tmp, "wt", compresslevel=6, encoding="ascii", newline="\n") as fh:
-            fh.write(text)
-        tmp.replace(path)  # atomic: a reader never sees half a file
+        if path.name.endswith(".crx.gz"):
+            import hatanaka
 
-    def _write_nav(self, station: str) -> ArchivedFile | None:
-        from rtk_engine.formats.rinex_nav_writer import nav_text
+            tmp.write_bytes(hatanaka.compress(text.encode("ascii"), compression="gz"))
+        else:
+            with gzip.open(tmp, "wt", compresslevel=6, encoding="ascii", newline="\n") as fh:
+                fh.write(text)
+        tmp.replace(path)
 
+    def _write_nav(self, station: str):
+        """Hand the station's open navigation hour to the writer (see :meth:`_submit`)."""
         rows = self._nav.pop(station, [])
         self._nav_keys.pop(station, None)
         if not rows:
             return None
+        t0 = self._nav_hour[station] * HOUR_NS
+        return self._submit(lambda: self._nav_file(station, rows, t0))
+
+    def _nav_file(self, station: str, rows: list, t0: int) -> ArchivedFile:
+        from rtk_engine.formats.rinex_nav_writer import nav_text
+
         kep = [r for r in rows if isinstance(r, KeplerEphemeris)]
         glo = [r for r in rows if isinstance(r, GlonassEphemeris)]
         nav = NavData(kepler=_concat(kep) if kep else KeplerEphemeris.from_rows([]),
                       glonass=_concat(glo) if glo else GlonassEphemeris())
         text, res = nav_text(nav, comments=(f"Station {station}: broadcast ephemerides received in the hour",))
-        t0 = self._nav_hour[station] * HOUR_NS
-        path = self._path(station, t0, "nav")
-        self._write_gz(path, text)
+        with self._lock:
+            path = self._path(station, t0, "nav")
+            self._write_file(path, text)
         # the span a navigation file serves: its hour (what jobs match observation spans against)
         f = ArchivedFile(station, path, t0, t0 + HOUR_NS - gt.NS, res.n_records, path.stat().st_size, kind="nav")
         log.info("archived %s: %d ephemerides -> %s%s", station, res.n_records, path,
@@ -155,23 +210,29 @@ class HourlyArchive:
             self.on_file(f)
         return f
 
-    def _write(self, station: str) -> ArchivedFile | None:
-        from rtk_engine.formats.rinex_obs_writer import write_obs
-
+    def _write(self, station: str):
+        """Hand the station's buffered observation epochs to the writer (see :meth:`_submit`)."""
         epochs = self._buf.pop(station, [])
         if not epochs:
             return None
+        header = self._header.get(station)
+        return self._submit(lambda: self._obs_file(station, epochs, header))
+
+    def _obs_file(self, station: str, epochs: list[ObsBlock], header: ObsHeader | None) -> ArchivedFile:
+        from rtk_engine.formats.rinex_obs_writer import write_obs
+
         block = stack_epochs(epochs)
-        hdr = self._header.get(station) or block.header
+        hdr = replace(header or block.header)
         dts = np.diff(block.time_ns)
         interval = float(np.median(dts) / gt.NS) if dts.size else float("nan")
         hdr.interval_s = interval
         hdr.marker_name = hdr.marker_name or station
         block.header = hdr
-        path = self._path(station, int(block.time_ns[0]), "obs", interval)
         text = io.StringIO()
         write_obs(text, block)
-        self._write_gz(path, text.getvalue())
+        with self._lock:
+            path = self._path(station, int(block.time_ns[0]), "obs", interval)
+            self._write_file(path, text.getvalue())
         f = ArchivedFile(station, path, int(block.time_ns[0]), int(block.time_ns[-1]), block.n_epochs,
                          path.stat().st_size)
         log.info("archived %s: %d epochs -> %s", station, block.n_epochs, path)
@@ -184,7 +245,7 @@ class HourlyArchive:
         ago (by modification time, i.e. when the archive wrote them) and the folders left empty;
         returns the deleted files."""
         limit = (now_unix or time.time()) - keep_days * 86400.0
-        gone = [p for p in self.root.rglob("*.rnx.gz") if p.stat().st_mtime < limit]
+        gone = [p for pat in ("*.rnx.gz", "*.crx.gz") for p in self.root.rglob(pat) if p.stat().st_mtime < limit]
         for p in gone:
             p.unlink()
         for folder in sorted({q for p in gone for q in p.parents if self.root in q.parents}, key=lambda q: -len(q.parts)):

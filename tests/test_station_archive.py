@@ -4,8 +4,11 @@ a simulated station end to end; retention through the service and the API."""
 import gzip
 import os
 import subprocess
+import threading
 import time
+from concurrent.futures import Future
 
+import hatanaka
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -46,8 +49,10 @@ def test_archive_round_trip_equals_stream(tmp_path):
     assert [f.kind for f in files] == ["obs", "nav"]
     assert files[0].path.name.startswith("HIRO00CHN_R_20223470100_01H_01S_MO")
     assert files[1].path.name == "HIRO00CHN_R_20223470100_01H_MN.rnx.gz" and files[1].path.parent == files[0].path.parent
+    assert files[0].path.name.endswith("_MO.crx.gz")  # Hatanaka + gzip, as CORS archives distribute them
     with gzip.open(files[0].path, "rt") as fh:
-        assert "RINEX VERSION / TYPE" in fh.readline()
+        assert "CRINEX VERS   / TYPE" in fh.readline()
+    assert "RINEX VERSION / TYPE" in hatanaka.decompress(files[0].path.read_bytes()).decode()[:80]
     back = read_obs(files[0].path)
 
     items, dec = decode_bytes(data, T_REF)
@@ -101,6 +106,47 @@ def test_hour_rollover_writes_two_files_and_restart_does_not_overwrite(tmp_path)
     assert "_part1" in f.path.name and written[0].path.exists()
     with pytest.raises(Exception):
         read_obs(tmp_path / "nope.rnx.gz")
+
+
+def test_background_writer_gives_the_same_files_off_the_callers_thread(tmp_path):
+    """The service's archive (``background=True``) formats and compresses on its writer thread: the
+    ingest that closes an hour gets a Future, not seconds of blocking; ``on_file`` runs on the writer;
+    ``flush`` waits for every pending write; the files equal those of the synchronous archive."""
+    data = shared_path(CAPTURE).read_bytes()
+    items, _ = decode_bytes(data, T_REF)
+    epochs = [x for x in items if isinstance(x, ObsBlock)]
+    navs = [x for x in items if not isinstance(x, ObsBlock) and hasattr(x, "nav")]
+    assert len(epochs) == 60 and navs
+
+    def run(archive):
+        out = []
+        for k, ep in enumerate(epochs):
+            if k >= 30:  # the second half in the next hour: the first hour closes mid-stream
+                ep = ep.select_epochs(0)
+                ep.time_ns = ep.time_ns + 3600 * gt.NS
+            if k == 10:
+                for m in navs:
+                    archive.add_nav("HIRO", m.nav, int(ep.time_ns[0]))
+            out.append(archive.add("HIRO", ep))
+        return out, archive.flush()
+
+    sync_files: list = []
+    returned, flushed_sync = run(HourlyArchive(tmp_path / "sync", on_file=sync_files.append))
+    assert [f.kind for f in sync_files] == ["obs", "nav", "obs"] and returned[30] is not None
+    seen: list = []
+    bg = HourlyArchive(tmp_path / "bg", background=True,
+                       on_file=lambda f: seen.append((f, threading.current_thread().name)))
+    returned, flushed = run(bg)
+    assert isinstance(returned[30], Future) and all(r is None for k, r in enumerate(returned) if k != 30)
+    assert all(name.startswith("archive-writer") for _, name in seen)
+    assert sorted((f.kind, f.n_epochs) for f, _ in seen) == sorted((f.kind, f.n_epochs) for f in sync_files)
+    assert [(f.kind, f.n_epochs) for f in flushed] == [(f.kind, f.n_epochs) for f in flushed_sync] == [("obs", 30)]
+    for f, _ in seen:  # flush waited: every file is complete, byte for byte the synchronous one's content
+        twin = tmp_path / "sync" / f.path.relative_to(tmp_path / "bg")
+        def lines(path):  # all but the creation time stamp
+            return [ln for ln in gzip.decompress(path.read_bytes()).splitlines() if b"RUN BY / DATE" not in ln]
+        assert lines(f.path) == lines(twin) and len(lines(f.path)) > 30
+    bg.close()
 
 
 def test_navigation_hours_dedup_and_restart(tmp_path):
@@ -235,7 +281,7 @@ def test_one_hour_stream_archived_equals_what_was_streamed(tmp_path):
         ing.feed(data[i:i + 4096], received_unix_s=0.0)
     archive.flush()
     assert [f.kind for f in files] == ["obs", "nav"] and files[0].n_epochs == 3600
-    assert files[0].path.name == f"{st.code}00CHN_R_20230710400_01H_01S_MO.rnx.gz"
+    assert files[0].path.name == f"{st.code}00CHN_R_20230710400_01H_01S_MO.crx.gz"
     back = read_obs(files[0].path)
 
     # no epoch missing, every satellite that had data is there
@@ -311,7 +357,9 @@ def test_one_hour_stream_archived_equals_what_was_streamed(tmp_path):
     conf.write_text("pos1-posmode=single\npos1-ionoopt=dual-freq\npos1-tropopt=saas\npos1-frequency=l1+l2\n"
                     "pos1-navsys=41\nout-solformat=xyz\n")
     out = tmp_path / "spp.pos"
-    subprocess.run([rnx2rtkp, "-k", str(conf), "-o", str(out), str(files[0].path), str(files[1].path)],
+    plain = tmp_path / "hour.rnx"  # RTKLIB needs crx2rnx on PATH for .crx: expanded with the hatanaka package's
+    plain.write_bytes(hatanaka.decompress(files[0].path.read_bytes()))
+    subprocess.run([rnx2rtkp, "-k", str(conf), "-o", str(out), str(plain), str(files[1].path)],
                    check=True, capture_output=True, timeout=120)
     rows = [ln.split() for ln in out.read_text().splitlines() if ln.strip() and not ln.startswith("%")]
     sol = np.array([r[2:5] for r in rows], float)
