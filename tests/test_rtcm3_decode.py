@@ -360,6 +360,33 @@ def test_ephemerides_kept_are_distinct_and_bounded(hiroshima):
     assert np.array_equal(np.sort(kept2.toe_ns), np.sort(one.toe_ns)[-EPHEMERIDES_PER_SATELLITE:])
 
 
+def test_repeated_ephemeris_payloads_decode_as_the_first_time():
+    """The decoder remembers ephemeris payloads (streams repeat them every few seconds): every message it
+    returns, first or repeat, has the fields, satellite, key and nav row of a fresh decode at its reference
+    (which moves with the observations of a mixed stream), its own fields dict, and the same ones are kept."""
+    from rtk_engine.formats.rtcm3 import ephemeris as E
+
+    for name, ref in (("rtcm/swift/eph.rtcm", (2021, 1, 1)), (HIROSHIMA, (2022, 12, 13, 1, 9))):
+        data = shared_path(name).read_bytes()
+        payloads = [fr[3:-3] for fr in iter_frames(data) if ((fr[3] << 4) | (fr[4] >> 4)) in E.SCHEMAS]
+        assert len(set(payloads)) < len(payloads) / 2  # mostly repeats
+        dec = Rtcm3Decoder(int(gt.from_calendar(*ref)))
+        got = [i for i in dec.feed(data) if isinstance(i, EphemerisMessage)]
+        assert len(got) == len(payloads)
+        for m, q in zip(got, payloads):
+            fresh = E.decode_ephemeris(q, m.t_ref_ns)
+            assert (m.msg_type, m.fields, m.sat, m.key) == (fresh.msg_type, fresh.fields, fresh.sat, fresh.key)
+        assert len({id(m.fields) for m in got}) == len(got)
+        assert len({m.t_ref_ns for m in got}) > (1 if name == HIROSHIMA else 0)
+        kept = {}  # what _keep_ephemeris keeps, from fresh decodes
+        for m in got:
+            kept.setdefault(m.sat, {}).setdefault(m.key, m)
+        nav = dec.nav_data()
+        assert len(nav.kepler) + len(nav.glonass) == sum(len(v) for v in kept.values())
+        first = got[0]
+        np.testing.assert_array_equal(first.nav.toe_ns, E.decode_ephemeris(payloads[0], first.t_ref_ns).nav.toe_ns)
+
+
 def test_ephemeris_key_and_times_match_nav_row():
     """The dedupe key and toe/toc come from the raw fields without building the nav row; they equal
     the row's values on every ephemeris of every capture, for several references (GLONASS: day

@@ -133,6 +133,7 @@ class Rtcm3Decoder:
         # (a long-running stream repeats them every few seconds: memory stays bounded)
         self._eph: dict[str, dict[tuple, tuple[int, EphemerisMessage]]] = {}
         self._eph_seq = 0
+        self._eph_memo: dict[bytes, tuple] = {}  # ephemeris payload -> (t_ref_ns, fields, satellite, key)
         self._nav_cache: NavData | None = None
         self._pending: list[_Cells] = []
         self._raw: list[bytes] = []  # MSM payloads of the pending epoch, not decoded yet
@@ -210,7 +211,20 @@ class Rtcm3Decoder:
             return []
 
     def _add_ephemeris(self, p: bytes, t: int, out: list) -> None:
-        """:meth:`feed_payload` of an ephemeris message, without the generic dispatch."""
+        """:meth:`feed_payload` of an ephemeris message, without the generic dispatch. Streams repeat each
+        ephemeris every few seconds: a payload seen before gives its fields (a copy), satellite and key
+        (recomputed when the time reference moved) without being read again."""
+        memo = self._eph_memo.get(p)
+        if memo is not None:
+            t_ref, fields, sat, key = memo
+            obj = EphemerisMessage(t, dict(fields), self.t_ref_ns)
+            if t_ref != self.t_ref_ns:  # the key's week/day resolution depends on the reference
+                key = obj.key
+                self._eph_memo[p] = (self.t_ref_ns, fields, sat, key)
+            self.counters.decoded[t] += 1
+            self._take_ephemeris(obj, sat, key)
+            out.append(obj)
+            return
         reader = _EPH_READERS.get(t, False)
         if reader is False:
             reader = _EPH_READERS[t] = compiled_reader(SCHEMAS[t])
@@ -223,7 +237,11 @@ class Rtcm3Decoder:
             self._note(t, f"message {t}: {exc}")
             return
         self.counters.decoded[t] += 1
-        self._take_ephemeris(obj)
+        sat, key = obj.sat, obj.key
+        if len(self._eph_memo) >= _EPH_MEMO_SIZE:
+            self._eph_memo.clear()
+        self._eph_memo[p] = (self.t_ref_ns, dict(obj.fields), sat, key)
+        self._take_ephemeris(obj, sat, key)
         out.append(obj)
 
     def _add_legacy(self, p: bytes, t: int, out: list) -> None:
@@ -264,10 +282,12 @@ class Rtcm3Decoder:
         epoch = epoch_ms | (7 << 27) if sys_ == "R" else epoch_ms  # 1010/1012: time of day only
         return self._add_obs(msm_time_ns(sys_, epoch, self.t_ref_ns), cells, multiple, raw, sys_ == "G")
 
-    def _take_ephemeris(self, obj: EphemerisMessage) -> None:
+    def _take_ephemeris(self, obj: EphemerisMessage, sat: str | None = None, key: tuple | None = None) -> None:
+        """Channel (1020) and store; ``sat``/``key``: ``obj.sat``/``obj.key`` if known."""
+        sat = obj.sat if sat is None else sat
         if obj.msg_type == 1020:
-            self.glonass_channels[obj.sat] = obj.fields["DF040"] - 7
-        self._keep_ephemeris(obj)
+            self.glonass_channels[sat] = obj.fields["DF040"] - 7
+        self._keep_ephemeris(obj, sat, key)
 
     def _add_msm(self, p: bytes, t: int, out: list) -> None:
         """Header-check one MSM payload and hold it with its epoch; a completed epoch goes to ``out``."""
@@ -541,11 +561,14 @@ class Rtcm3Decoder:
         return build_epoch(t_ns, parts, hc[2], st)  # epochs share the header until station data change
 
     # ------------------------------------------------------------------ output
-    def _keep_ephemeris(self, obj: EphemerisMessage) -> None:
+    def _keep_ephemeris(self, obj: EphemerisMessage, sat: str, key: tuple | None = None) -> None:
         """Store a distinct ephemeris (satellite, toe, IOD, source); repeats are dropped, and a
         satellite keeps its newest ``EPHEMERIDES_PER_SATELLITE``."""
-        key = obj.key  # from the raw fields: the nav row is built only when asked for
-        per_sat = self._eph.setdefault(obj.sat, {})
+        if key is None:
+            key = obj.key  # from the raw fields: the nav row is built only when asked for
+        per_sat = self._eph.get(sat)
+        if per_sat is None:
+            per_sat = self._eph[sat] = {}
         if key in per_sat:
             return
         self._eph_seq += 1
@@ -589,6 +612,7 @@ class Rtcm3Decoder:
 _EPOCH_CACHE: dict[bytes, tuple] = {}
 _MULTI_EPOCHS: dict[tuple, tuple] = {}  # ids of an epoch's part layouts -> (the layouts, build_epoch structure)
 _NO_KEEP = np.zeros(0, np.uint8)
+_EPH_MEMO_SIZE = 1024  # distinct ephemeris payloads remembered per decoder (a stream has a few hundred)
 _EPH_READERS: dict[int, tuple | None] = {}  # ephemeris type -> bits.compiled_reader (None: no kernel)
 _LEARNT: dict[bytes, list] = {}  # GLONASS numbers + extended info of a run -> (satellite, channel) pairs
 _LEGACY_LAYOUTS: dict[bytes, tuple] = {}  # legacy satellites + codes -> index arrays of their cells (read only)
