@@ -43,6 +43,6 @@ def mounts_from_db(db: Session) -> list[MountConfig]:
             view_of=m.view_of or None, messages=tuple(m.messages or ()),
             convert="msm4" if m.kind == "view" and m.format.upper().endswith("MSM4") else "",
             candidates=reference_bases if m.kind == "nearest" and len(reference_bases) < len(bases) else (),
-            generator=st.receiver_type if st else ""))
+            generator=st.receiver_type if st else "", country=st.country if st else "CHN"))
     return out
 

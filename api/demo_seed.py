@@ -110,7 +110,7 @@ def seed_demo_network(sessions, settings: Settings) -> None:
                 continue
             row = Station(code=st.code, name="GEONET 3034 Fujisawa (recorded 2021, replayed live)",
                           x_m=st.ecef_m[0], y_m=st.ecef_m[1], z_m=st.ecef_m[2], antenna_type="TRM159900.00    SCIS",
-                          receiver_type="TRIMBLE NetR9", mountpoint=st.mount, source_kind="replay",
+                          receiver_type="TRIMBLE NetR9", country=st.country, mountpoint=st.mount, source_kind="replay",
                           source_url=st.obs_path.name)
             db.add(row)
             db.flush()

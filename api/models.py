@@ -54,6 +54,7 @@ class Station(Base):
     antenna_type: Mapped[str] = mapped_column(String(32), default="")
     antenna_height_m: Mapped[float] = mapped_column(Float, default=0.0)
     receiver_type: Mapped[str] = mapped_column(String(32), default="")
+    country: Mapped[str] = mapped_column(String(3), default="CHN", server_default="CHN")  # ISO 3166 alpha-3
     mountpoint: Mapped[str] = mapped_column(String(64), default="")
     source_kind: Mapped[str] = mapped_column(String(16), default="ntrip")  # ntrip | tcp | serial | replay
     source_url: Mapped[str] = mapped_column(String(512), default="")

@@ -50,6 +50,7 @@ class StationIn(BaseModel):
     antenna_type: str = Field("", max_length=32)
     antenna_height_m: float = Field(0.0, ge=0.0, le=100.0)
     receiver_type: str = Field("", max_length=32)
+    country: str = Field("CHN", pattern="^[A-Z]{3}$", description="ISO 3166 alpha-3 (sourcetable, RINEX file names)")
     mountpoint: str = ""
     source_kind: str = Field("ntrip", pattern="^(ntrip|tcp|serial|replay|simulated)$")
     source_url: str = Field("", max_length=512)
@@ -74,6 +75,7 @@ class StationPatch(BaseModel):
     antenna_type: str | None = None
     antenna_height_m: float | None = Field(None, ge=0.0, le=100.0)
     receiver_type: str | None = None
+    country: str | None = Field(None, pattern="^[A-Z]{3}$")
     mountpoint: str | None = None
     source_kind: str | None = Field(None, pattern="^(ntrip|tcp|serial|replay|simulated)$")
     source_url: str | None = None
@@ -90,6 +92,7 @@ class StationOut(BaseModel):
     antenna_type: str
     antenna_height_m: float
     receiver_type: str
+    country: str
     mountpoint: str
     source_kind: str
     source_url: str

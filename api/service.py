@@ -147,7 +147,9 @@ class Service:
     def _sync_ingests(self) -> None:
         """One ingest per station whose mountpoint exists on the caster."""
         with self.sessions() as db:
-            wanted = {s.code: s.mountpoint for s in db.scalars(select(Station)).all() if s.mountpoint}
+            rows = [s for s in db.scalars(select(Station)).all() if s.mountpoint]
+            wanted = {s.code: s.mountpoint for s in rows}
+            self.archive.countries.update({s.code: s.country for s in rows})
             monitors = monitoring_receiver_codes(db)
         port = self.live.caster.port
         for code, mount in wanted.items():

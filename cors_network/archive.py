@@ -59,7 +59,8 @@ class HourlyArchive:
     def __init__(self, root: Path, country: str = "CHN", max_epochs: int = 3600,
                  on_file=None, *, hatanaka: bool = True, background: bool = False) -> None:
         self.root = Path(root)
-        self.country = country
+        self.country = country  # ISO 3166 alpha-3 of the file names, unless ``countries`` has the station's
+        self.countries: dict[str, str] = {}
         self.max_epochs = max_epochs
         self.on_file = on_file  # callback(ArchivedFile); on the writer thread when ``background``
         self.hatanaka = hatanaka
@@ -159,7 +160,8 @@ class HourlyArchive:
         else:
             tail = (f"{int(round(interval_s)):02d}S" if np.isfinite(interval_s) and interval_s >= 1 else "01S") \
                 + "_MO" + ext
-        name = f"{station[:4].upper():<4}00{self.country}_R_{d:%Y%j%H}00_01H_{tail}".replace(" ", "0")
+        country = self.countries.get(station, self.country)
+        name = f"{station[:4].upper():<4}00{country}_R_{d:%Y%j%H}00_01H_{tail}".replace(" ", "0")
         folder = self.root / station / f"{d:%Y}" / f"{d:%j}"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / name

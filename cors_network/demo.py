@@ -208,12 +208,13 @@ class RecordedStation:
     ecef_m: tuple[float, float, float]  # the station's known coordinate (not the RINEX header's approximation)
     mount: str
     station_id: int
+    country: str  # ISO 3166 alpha-3
 
 
 def recorded_stations() -> list[RecordedStation]:
     folder = REPO / "data" / "fujisawa-2021-265"
     return [RecordedStation("FUJI", folder / "3034265G.21O.gz", folder / "SEPT2650.21P",
-                            (-3959400.631, 3385704.533, 3667523.111), "FUJI_MSM7", 200)]
+                            (-3959400.631, 3385704.533, 3667523.111), "FUJI_MSM7", 200, "JPN")]
 
 
 def shift_nav_ns(nav: NavData, shift_ns: int) -> NavData:

@@ -49,6 +49,10 @@ def test_station_crud_with_cgcs2000_and_gauss_kruger(client):
     assert st["cgcs2000"]["lat_deg"] == pytest.approx(55.4925, abs=0.01)
     assert st["cgcs2000"]["lon_deg"] == pytest.approx(8.4573, abs=0.01)
     assert st["gauss_kruger"]["zone"] == 3
+    assert st["country"] == "CHN"  # the operator's default; Esbjerg's own is DNK
+    assert client.patch("/api/stations/ESBC", json={"country": "DNK"}, headers=admin).json()["country"] == "DNK"
+    assert client.patch("/api/stations/ESBC", json={"country": "Denmark"}, headers=admin).status_code == 422
+    assert client.post("/api/stations", json=dict(body, code="ESB2", country="dk"), headers=admin).status_code == 422
     assert client.post("/api/stations", json=body, headers=admin).status_code == 409
     bad = dict(body, code="XX01", z_m=0.0, x_m=1.0, y_m=1.0)
     r = client.post("/api/stations", json=bad, headers=admin)

@@ -83,6 +83,13 @@ def test_demo_service_streams_decodable_rtcm_and_survives_restart(tmp_path):
         assert {1074, 1094, 1124} <= set(dec4.counters.decoded) and 1077 not in dec4.counters.decoded
         # the recorded GEONET station is replayed live: real GPS/Galileo/QZSS observations, time-shifted to now,
         # its 1006 position is the registered GEONET coordinate
+        # the sourcetable gives each station's own country (ISO 3166 alpha-3): the replayed GEONET station is JPN
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        w.write(b"GET / HTTP/1.1\r\nHost: x\r\nNtrip-Version: Ntrip/2.0\r\nUser-Agent: NTRIP test\r\n\r\n")
+        table = (await asyncio.wait_for(r.read(), 10)).decode()
+        w.close()
+        strs = {f[1]: f[8] for f in (ln.split(";") for ln in table.splitlines()) if f[0] == "STR"}
+        assert strs["FUJI_MSM7"] == "JPN" and strs["CQ01_MSM7"] == "CHN"
         fuji = svc.live.ingests["FUJI"]
         # the ingest may have attached after the replay's first 1006; the next one comes within 10 s
         await _wait(lambda: fuji.position_ecef_m is not None, 15, "FUJI 1006 position")
@@ -120,7 +127,9 @@ def test_demo_service_streams_decodable_rtcm_and_survives_restart(tmp_path):
             tok = (await http.post("/api/auth/token", json={"username": "admin", "password": "admin-pass-123"})).json()
             h = {"Authorization": f"Bearer {tok['access_token']}"}
             listing = (await http.get("/api/stations/CQ01/archive", headers=h)).json()
-            assert listing["total"] >= 1
+            assert listing["total"] >= 1 and listing["items"][0]["name"].startswith("CQ0100CHN_R_")
+            fuji_files = (await http.get("/api/stations/FUJI/archive", headers=h)).json()["items"]
+            assert fuji_files and all(f["name"].startswith("FUJI00JPN_R_") for f in fuji_files)
             r = await http.get(listing["items"][0]["download"], headers=h)
             assert r.status_code == 200 and r.content[:2] == b"\x1f\x8b"
             assert (await http.get(listing["items"][0]["download"])).status_code == 401

@@ -24,7 +24,7 @@ def station_out(s: Station) -> StationOut:
                       gauss_kruger={"northing_m": float(n), "easting_m": float(e), "zone": int(zone),
                                     "zone_width_deg": 3},
                       antenna_type=s.antenna_type, antenna_height_m=s.antenna_height_m,
-                      receiver_type=s.receiver_type, mountpoint=s.mountpoint, source_kind=s.source_kind,
+                      receiver_type=s.receiver_type, country=s.country, mountpoint=s.mountpoint, source_kind=s.source_kind,
                       source_url=s.source_url, status=s.status, updated_at=s.updated_at)
 
 
