@@ -78,6 +78,32 @@ class DdRows:
     ix: np.ndarray  # state indices of the active subset
 
 
+@dataclass
+class _DdLayout:
+    """One epoch's DD structure (see :meth:`RtkFilter._layout`): pairs i - j as (satellite, slot)
+    indices, their SD ambiguity state indices, the active state subset ``ix`` and ``col`` (state ->
+    subset column), H [2m, ix.size] without the position columns, the SD phase variances [m^2] of
+    both ends and R (None: rebuilt per outlier round, it depends on the lock counts)."""
+
+    i_s: np.ndarray
+    i_f: np.ndarray
+    j_s: np.ndarray
+    j_f: np.ndarray
+    amb_i: np.ndarray
+    amb_j: np.ndarray
+    gn: np.ndarray  # group id per pair
+    ix: np.ndarray
+    col: np.ndarray
+    H: np.ndarray
+    vi: np.ndarray
+    vj: np.ndarray
+    iono_on: bool
+    vert_on: bool
+    ion: tuple | None  # (iono state i, j, mu i, mu j) when iono_on
+    h_vert: np.ndarray | None
+    R: np.ndarray | None = None
+
+
 class RtkFilter:
     """Sequential DD-RTK filter over a fixed satellite x slot layout."""
 
@@ -263,8 +289,9 @@ class RtkFilter:
         # ---- measurement update (iterated when the position moves far from the prior)
         rows = None
         x_lin = self.x.copy()
+        lay = self._layout(A, k, ok, el)
         for _ in range(6):
-            upd = self._update(A, k, ok, sd_phase, sd_code, el, x_lin)
+            upd = self._update(A, k, lay, sd_phase, sd_code, x_lin)
             if upd is None:
                 rows = None
                 break
@@ -313,8 +340,9 @@ class RtkFilter:
         """Rover position from iterated updates starting at the base (first epoch only)."""
         x_lin = self.x.copy()
         P_save, x_save = self.P.copy(), self.x.copy()
+        lay = self._layout(A, k, ok, el)
         for _ in range(8):
-            upd = self._update(A, k, ok, sd_phase, sd_code, el, x_lin)
+            upd = self._update(A, k, lay, sd_phase, sd_code, x_lin)
             if upd is None:
                 break
             _, x_new, _ = upd
@@ -348,101 +376,129 @@ class RtkFilter:
             geo = geo - A.ant_b_m[k]
         return geo, los
 
-    def _update(self, A: EpochArrays, k: int, ok: np.ndarray, sd_phase, sd_code, el, x_lin: np.ndarray):
-        """Measurement update of the prior (self.x, self.P) linearised at ``x_lin`` (IEKF step).
+    def _layout(self, A: EpochArrays, k: int, ok: np.ndarray, el: np.ndarray) -> _DdLayout | None:
+        """The epoch's DD structure (pairs, state subset, H without the position columns, R), or None
+        if under-determined. Valid while ``ok``, ``active`` and the ionosphere states stay as they are:
+        built once per epoch, not per IEKF iteration (outlier rounds only re-initialise active states)."""
+        opts = self.opts
+        ss, ff = np.nonzero(ok & self.active)
+        if ss.size < 2:
+            return None
+        # a position needs 3 independent satellite pairs (one reference per system)
+        u = sorted_unique(ss)
+        if u.size - np.unique(self.group[u, 0] // 16).size < 3 and opts.mode == "kinematic":
+            return None
+        g = self.group[ss, ff]
+        ref = group_refs(g, el[ss])
+        nonref = np.flatnonzero(ref != np.arange(ss.size))
+        if nonref.size < 1:
+            return None
+        i_s, i_f = ss[nonref], ff[nonref]
+        j = ref[nonref]
+        j_s, j_f = ss[j], ff[j]
+        wl = self.wl
+        amb_i = self.amb_idx[i_s, i_f]
+        amb_j = self.amb_idx[j_s, j_f]
+        iono_on = bool(self.use_iono) and self.iono_active[i_s].all() and self.iono_active[j_s].all()
+        vert_on = iono_on and self.ivert_on
+        h_vert = None
+        if iono_on:
+            ion_i, ion_j = self.iono_idx[i_s], self.iono_idx[j_s]
+            mu_i, mu_j = self.mu[i_s, i_f], self.mu[j_s, j_f]
+            if vert_on:
+                mf = iono_mapping(el)
+                if A.iono_map_b is not None:
+                    mb = A.iono_map_b[k]
+                    mf = np.where(np.isfinite(mb), mb, mf)
+                h_vert = mu_i * mf[i_s] - mu_j * mf[j_s]  # d(DD delay) / d(vertical)
+            ix = np.concatenate((_POS_IX, self.amb_idx[self.active], self.iono_idx[self.iono_active]))
+            if vert_on:
+                ix = np.append(ix, self.ivert_idx)
+        else:
+            ix = np.concatenate((_POS_IX, self.amb_idx[self.active]))
+        col = np.full(self.nx, -1)
+        col[ix] = np.arange(ix.size)
+        m = nonref.size
+        H = np.zeros((2 * m, ix.size))  # the position columns are filled per iteration
+        r = np.arange(m)
+        H[r, col[amb_i]] = wl[i_s, i_f]
+        H[r, col[amb_j]] = -wl[j_s, j_f]
+        if iono_on:
+            H[r, col[ion_i]] = -mu_i
+            H[r, col[ion_j]] = mu_j
+            H[m + r, col[ion_i]] = mu_i
+            H[m + r, col[ion_j]] = -mu_j
+        if vert_on:
+            H[r, col[self.ivert_idx]] = -h_vert
+            H[m + r, col[self.ivert_idx]] = h_vert
+        var_sd = self._sd_var(el)
+        lay = _DdLayout(i_s=i_s, i_f=i_f, j_s=j_s, j_f=j_f, amb_i=amb_i, amb_j=amb_j, gn=g[nonref], ix=ix,
+                        col=col, H=H, vi=var_sd[i_s, i_f], vj=var_sd[j_s, j_f], iono_on=iono_on,
+                        vert_on=vert_on, ion=(ion_i, ion_j, mu_i, mu_j) if iono_on else None, h_vert=h_vert)
+        # the time-correlated code weight depends on the lock counts, which a rejection resets
+        if not (opts.noise.code_correlation_s > 0 and self.use_iono and self.dt):
+            lay.R = self._meas_cov(lay)
+        return lay
+
+    def _meas_cov(self, lay: _DdLayout) -> np.ndarray:
+        """DD measurement covariance [m^2] of the layout's phase rows then code rows."""
+        opts = self.opts
+        i_s, i_f, j_s, j_f, vi, vj = lay.i_s, lay.i_f, lay.j_s, lay.j_f, lay.vi, lay.vj
+        m = i_s.size
+        same = lay.gn[:, None] == lay.gn[None, :]
+        R_phi = np.diag(vi) + same * vj[None, :]
+        R = np.zeros((2 * m, 2 * m))
+        R[:m, :m] = R_phi
+        R[m:, m:] = R_phi * opts.noise.code_phase_ratio ** 2
+        if self.is_glo[i_s].any():  # GLONASS code: inter-frequency biases, weight lowered
+            cf = np.where(self.is_glo, opts.noise.glonass_code_factor ** 2, 1.0) * opts.noise.code_phase_ratio ** 2
+            R[m:, m:] = np.diag(vi * cf[i_s]) + same * (vj * cf[j_s])[None, :]
+        tau = opts.noise.code_correlation_s
+        if tau > 0 and self.use_iono and self.dt:
+            # time-correlated code error (multipath): after an arc's first epoch each epoch adds only
+            # the decorrelated part, (1 - a) / (1 + a) ~ dt / (2 tau) of a white sample's information
+            a = np.exp(-abs(self.dt) / tau)
+            infl = np.where(self.lock > 0, (1.0 + a) / (1.0 - a), 1.0)
+            cf = np.where(self.is_glo, opts.noise.glonass_code_factor ** 2, 1.0)[:, None] * infl
+            cf = cf * opts.noise.code_phase_ratio ** 2
+            R[m:, m:] = np.diag(vi * cf[i_s, i_f]) + same * (vj * cf[j_s, j_f])[None, :]
+        return R
+
+    def _update(self, A: EpochArrays, k: int, lay: _DdLayout | None, sd_phase, sd_code, x_lin: np.ndarray):
+        """Measurement update of the prior (self.x, self.P) linearised at ``x_lin`` (IEKF step) on the
+        epoch's DD layout (:meth:`_layout`).
 
         Returns (rows, x_post, P_post on rows.ix) without committing, or None if under-determined.
         Outliers: rejected phase rows re-initialise their ambiguity in the prior (self.x, self.P).
         """
+        if lay is None:
+            return None
         opts = self.opts
+        i_s, i_f, j_s, j_f, amb_i, amb_j, gn, ix = lay.i_s, lay.i_f, lay.j_s, lay.j_f, lay.amb_i, lay.amb_j, lay.gn, lay.ix
+        m = i_s.size
+        wl = self.wl
+        geo, los = self._geometry(A, k, x_lin[:NP])
+        y_phi = wl * sd_phase - geo
+        y_code = sd_code - geo
+        h_pos = -(los[i_s] - los[j_s])
+        H = lay.H.copy()
+        H[:m, :NP] = h_pos
+        H[m:, :NP] = h_pos
+        x_lin = x_lin.copy()
+        x_lin[self.amb_idx] = np.where(self.active, x_lin[self.amb_idx], 0.0)
         for _ in range(6):  # outlier rounds
-            ss, ff = np.nonzero(ok & self.active)
-            if ss.size < 2:
-                return None
-            # a position needs 3 independent satellite pairs (one reference per system)
-            u = sorted_unique(ss)
-            if u.size - np.unique(self.group[u, 0] // 16).size < 3 and self.opts.mode == "kinematic":
-                return None
-            g = self.group[ss, ff]
-            ref = group_refs(g, el[ss])
-            nonref = np.flatnonzero(ref != np.arange(ss.size))
-            if nonref.size < 1:
-                return None
-            i_s, i_f = ss[nonref], ff[nonref]
-            j = ref[nonref]
-            j_s, j_f = ss[j], ff[j]
-
             x_prior = self.x
-            geo, los = self._geometry(A, k, x_lin[:NP])
-            wl = self.wl
-            amb_i = self.amb_idx[i_s, i_f]
-            amb_j = self.amb_idx[j_s, j_f]
-            x_lin = x_lin.copy()
-            x_lin[self.amb_idx] = np.where(self.active, x_lin[self.amb_idx], 0.0)
-            y_phi = wl * sd_phase - geo
-            y_code = sd_code - geo
             v_phi = ((y_phi[i_s, i_f] - wl[i_s, i_f] * x_lin[amb_i])
                      - (y_phi[j_s, j_f] - wl[j_s, j_f] * x_lin[amb_j]))
             v_code = y_code[i_s, i_f] - y_code[j_s, j_f]
-            h_pos = -(los[i_s] - los[j_s])
-
-            iono_on = bool(self.use_iono) and self.iono_active[i_s].all() and self.iono_active[j_s].all()
-            vert_on = iono_on and self.ivert_on
-            if iono_on:
-                ion_i, ion_j = self.iono_idx[i_s], self.iono_idx[j_s]
-                mu_i, mu_j = self.mu[i_s, i_f], self.mu[j_s, j_f]
+            if lay.iono_on:
+                ion_i, ion_j, mu_i, mu_j = lay.ion
                 dd_ion = mu_i * x_lin[ion_i] - mu_j * x_lin[ion_j]
-                if vert_on:
-                    mf = iono_mapping(el)
-                    if A.iono_map_b is not None:
-                        mb = A.iono_map_b[k]
-                        mf = np.where(np.isfinite(mb), mb, mf)
-                    h_vert = mu_i * mf[i_s] - mu_j * mf[j_s]  # d(DD delay) / d(vertical)
-                    dd_ion = dd_ion + h_vert * x_lin[self.ivert_idx]
+                if lay.vert_on:
+                    dd_ion = dd_ion + lay.h_vert * x_lin[self.ivert_idx]
                 v_phi = v_phi + dd_ion  # phase advance: model -mu I
                 v_code = v_code - dd_ion
-                ix = np.concatenate((_POS_IX, self.amb_idx[self.active], self.iono_idx[self.iono_active]))
-                if vert_on:
-                    ix = np.append(ix, self.ivert_idx)
-            else:
-                ix = np.concatenate((_POS_IX, self.amb_idx[self.active]))
-            col = np.full(self.nx, -1)
-            col[ix] = np.arange(ix.size)
-            m = nonref.size
-            H = np.zeros((2 * m, ix.size))
-            H[:m, :NP] = h_pos
-            H[m:, :NP] = h_pos
-            r = np.arange(m)
-            H[r, col[amb_i]] = wl[i_s, i_f]
-            H[r, col[amb_j]] = -wl[j_s, j_f]
-            if iono_on:
-                H[r, col[ion_i]] = -mu_i
-                H[r, col[ion_j]] = mu_j
-                H[m + r, col[ion_i]] = mu_i
-                H[m + r, col[ion_j]] = -mu_j
-            if vert_on:
-                H[r, col[self.ivert_idx]] = -h_vert
-                H[m + r, col[self.ivert_idx]] = h_vert
-            var_sd = self._sd_var(el)
-            vi, vj = var_sd[i_s, i_f], var_sd[j_s, j_f]
-            gn = g[nonref]
-            same = gn[:, None] == gn[None, :]
-            R_phi = np.diag(vi) + same * vj[None, :]
-            R = np.zeros((2 * m, 2 * m))
-            R[:m, :m] = R_phi
-            R[m:, m:] = R_phi * opts.noise.code_phase_ratio ** 2
-            if self.is_glo[i_s].any():  # GLONASS code: inter-frequency biases, weight lowered
-                cf = np.where(self.is_glo, opts.noise.glonass_code_factor ** 2, 1.0) * opts.noise.code_phase_ratio ** 2
-                R[m:, m:] = np.diag(vi * cf[i_s]) + same * (vj * cf[j_s])[None, :]
-            tau = opts.noise.code_correlation_s
-            if tau > 0 and self.use_iono and self.dt:
-                # time-correlated code error (multipath): after an arc's first epoch each epoch adds only
-                # the decorrelated part, (1 - a) / (1 + a) ~ dt / (2 tau) of a white sample's information
-                a = np.exp(-abs(self.dt) / tau)
-                infl = np.where(self.lock > 0, (1.0 + a) / (1.0 - a), 1.0)
-                cf = np.where(self.is_glo, opts.noise.glonass_code_factor ** 2, 1.0)[:, None] * infl
-                cf = cf * opts.noise.code_phase_ratio ** 2
-                R[m:, m:] = np.diag(vi * cf[i_s, i_f]) + same * (vj * cf[j_s, j_f])[None, :]
+            R = lay.R if lay.R is not None else self._meas_cov(lay)
             # innovation about the prior: z - h(x_lin) + H (x_lin - x_prior)
             v = np.concatenate((v_phi, v_code)) + H @ (x_lin[ix] - x_prior[ix])
             Pa = sub(self.P, ix)
@@ -471,8 +527,8 @@ class RtkFilter:
                     x_post = x_prior.copy()
                     x_post[ix] = x_prior[ix] + dx
                     cols = np.full((2 * m, 2), -1)
-                    cols[:m, 0] = col[amb_i]
-                    cols[:m, 1] = col[amb_j]
+                    cols[:m, 0] = lay.col[amb_i]
+                    cols[:m, 1] = lay.col[amb_j]
                     rows = DdRows(v=v[keep], H=H[keep], R_diag=R.diagonal()[keep].copy(),
                                   is_phase=(np.arange(2 * m) < m)[keep], amb_cols=cols[keep],
                                   x_prior=x_prior[ix].copy(), ix=ix)
