@@ -83,7 +83,8 @@ def msm_cells(const unsigned char[::1] joined, MsmLayout L, const double[::1] gl
     """The decoder's cells of a run in one call: :func:`msm_run_layout`'s observables, then
     ``msm_batch.loss_of_lock`` in stream order (``state`` updated) and the LLI byte (bit 0 slip, bit 1 the
     half-cycle flag DF420). Returns (code_m, phase_cyc, doppler_hz, snr_dbhz float32, lli uint8, GLONASS
-    extended info per cell (-1 absent; None when no cell has one), cells missing their FDMA wavelength)."""
+    extended info per cell (-1 absent; None unless ``any_ext``: GLONASS cells carry it), cells missing
+    their FDMA wavelength)."""
     vals_arr, code_arr, phase_arr, dop_arr, snr_arr, _, missing = msm_run(
         joined, L.byte_idx, L.lsh, L.rsh, L.signed_, L.imat, L.valid_when, L.scale, L.cnr_scale, L.freq_in, L.b1,
         L.b2, glo_channel, L.glo_prn, L.glo_fdma, L.has_rate, range_ms_m, phase_k, dop_k)
@@ -154,8 +155,10 @@ cpdef tuple msm_run(const unsigned char[::1] joined, const int64_t[::1] byte_idx
     phase_arr = np.empty(nc)
     dop_arr = np.empty(nc)
     snr_arr = np.empty(nc, np.float32)
-    freq_arr = np.array(freq_in, dtype=np.float64, copy=True)
+    freq_arr = np.empty(nc)
     cdef double[::1] code = code_arr, phase = phase_arr, dop = dop_arr, freq = freq_arr
+    for i in range(nc):
+        freq[i] = freq_in[i]
     cdef float[::1] snr = snr_arr
     cdef Py_ssize_t missing = 0
     for i in range(nc):

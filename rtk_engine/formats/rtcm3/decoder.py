@@ -16,6 +16,7 @@ per type in :attr:`Rtcm3Decoder.counters` (and logged once per type).
 from __future__ import annotations
 
 import logging
+import operator
 import time
 from collections import Counter
 from dataclasses import dataclass, field, fields
@@ -655,7 +656,7 @@ def build_epoch(t_ns: int, parts: list[_Cells], header: ObsHeader, structure: tu
     all_known, keep, hit = structure or epoch_structure(parts)
     si, slot, signals, sats, shape = hit
     compiled = _ext.kernel("rtcm3_core", "scatter_parts")  # the same scatter in one call, no concatenation
-    if compiled is not None and keep.size == sum(p.code_m.size for p in parts):
+    if compiled is not None and keep.size == sum([p.code_m.size for p in parts]):
         code, phase, dop, snr, lli = compiled(si, slot, shape[1], shape[2], _NO_KEEP if all_known else keep.view(np.uint8),
                                               [(p.code_m, p.phase_cyc, p.doppler_hz, p.snr_dbhz, p.lli) for p in parts])
         return ObsBlock(time_ns=np.array([t_ns], np.int64), sats=sats.copy(), signals=dict(signals), code_m=code,
@@ -684,12 +685,12 @@ def epoch_structure(parts: list[_Cells]) -> tuple:
         if lay.epoch is None:  # the first epoch of exactly this run of messages
             lay.epoch = _epoch_structure(parts)
         return lay.epoch
-    layouts = tuple(p.layout for p in parts)  # e.g. an MSM run + a legacy 1002
-    if any(x is None for x in layouts):
+    layouts = tuple([p.layout for p in parts])  # e.g. an MSM run + a legacy 1002
+    if any([x is None for x in layouts]):
         return _epoch_structure(parts)
     key = tuple(map(id, layouts))
     known = _MULTI_EPOCHS.get(key)
-    if known is not None and all(a is b for a, b in zip(known[0], layouts)):  # (the ids are still theirs)
+    if known is not None and all(map(operator.is_, known[0], layouts)):  # (the ids are still theirs)
         return known[1]
     st = _epoch_structure(parts)
     if len(_MULTI_EPOCHS) > 256:

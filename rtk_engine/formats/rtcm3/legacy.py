@@ -84,14 +84,14 @@ def _head(payload: bytes) -> tuple:
     """(type, station id, epoch ms, multiple-message bit, satellites, first record bit, record layout)."""
     if len(payload) < 8:
         raise Rtcm3DecodeError("legacy observation message truncated")
-    head = int.from_bytes(payload[:8], "big")
-    def f(pos: int, n: int) -> int:
-        return (head >> (64 - pos - n)) & ((1 << n) - 1)
-    t = f(0, 12)
-    if t in (1002, 1004):
-        return t, f(12, 12), f(24, 30), f(54, 1), f(55, 5), 64, _REC_1004 if t == 1004 else _REC_1002
-    if t in (1010, 1012):
-        return t, f(12, 12), f(24, 27), f(51, 1), f(52, 5), 61, _REC_1012 if t == 1012 else _REC_1010
+    head = int.from_bytes(payload[:8], "big")  # bit k of the message = bit 63 - k here
+    t, station = head >> 52, (head >> 40) & 0xFFF
+    if t in (1002, 1004):  # epoch 30 bits, sync 1, satellites 5
+        return (t, station, (head >> 10) & 0x3FFFFFFF, (head >> 9) & 1, (head >> 4) & 0x1F, 64,
+                _REC_1004 if t == 1004 else _REC_1002)
+    if t in (1010, 1012):  # epoch 27 bits, sync 1, satellites 5
+        return (t, station, (head >> 13) & 0x7FFFFFF, (head >> 12) & 1, (head >> 7) & 0x1F, 61,
+                _REC_1012 if t == 1012 else _REC_1010)
     raise Rtcm3DecodeError(f"message {t} is not 1002/1004/1010/1012")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import accumulate
+from operator import attrgetter
 
 import numpy as np
 
@@ -92,6 +93,7 @@ def _finish(p: "_Plan") -> "_Plan":
 
 
 _PLANS: dict[tuple, _Plan] = {}
+_KINDS = {t: T.msm_kind(t) for t in range(4096) if T.msm_kind(t) is not None}  # MSM number -> (system, 1-7)
 
 
 def _plan(msg_type: int, system: str, msm: int, sat_mask: int, sig_mask: int, cell_bits: int) -> _Plan:
@@ -138,19 +140,20 @@ def parse_head(payload: bytes) -> tuple[MsmHead, _Plan]:
     n_bits = len(payload) * 8
     if n_bits < HEADER_BITS:
         raise Rtcm3DecodeError(f"MSM payload of {len(payload)} bytes shorter than its header")
-    head = int.from_bytes(payload[:30].ljust(30, b"\0"), "big")
+    head = int.from_bytes(payload[:30] if n_bits >= 240 else payload.ljust(30, b"\0"), "big")
     msg_type = head >> 228
-    kind = T.msm_kind(msg_type)
+    kind = _KINDS.get(msg_type)
     if kind is None:
         raise Rtcm3DecodeError(f"message {msg_type} is not an MSM")
     system, msm = kind
     sat_mask = (head >> 103) & 0xFFFFFFFFFFFFFFFF
     sig_mask = (head >> 71) & 0xFFFFFFFF
-    nm = bin(sat_mask).count("1") * bin(sig_mask).count("1")
+    nm = sat_mask.bit_count() * sig_mask.bit_count()
     if nm > 64:
         raise Rtcm3DecodeError(f"MSM {msg_type}: cell mask larger than 64 bits")
     cell_bits = (head >> (240 - HEADER_BITS - nm)) & ((1 << nm) - 1) if nm else 0
-    plan = _plan(msg_type, system, msm, sat_mask, sig_mask, cell_bits)
+    plan = _PLANS.get((msg_type, sat_mask, sig_mask, cell_bits)) or _plan(msg_type, system, msm, sat_mask, sig_mask,
+                                                                            cell_bits)
     if plan.end_bits > n_bits:
         raise Rtcm3DecodeError(f"MSM {msg_type}: {len(payload)}-byte payload too short for its cells")
     h = MsmHead(msg_type, system, msm, (head >> 216) & 0xFFF, (head >> 186) & 0x3FFFFFFF, bool((head >> 185) & 1),
@@ -209,11 +212,12 @@ class _RunLayout:
 
 
 _NEVER = -(1 << 62)  # compares unequal to any field value
+_KEY = attrgetter("key")
 _RUNS: dict[tuple, _RunLayout] = {}
 
 
 def _run_layout(payloads: list[bytes], plans: list[_Plan]) -> _RunLayout:
-    key = tuple(p.key for p in plans) + tuple(len(x) for x in payloads)
+    key = (*map(_KEY, plans), *map(len, payloads))
     r = _RUNS.get(key)
     if r is not None:
         return r
@@ -299,7 +303,8 @@ def _compiled_layout(lay: _RunLayout):
         lay.compiled = _ext.kernel("rtcm3_core", "MsmLayout")(
             lay.gather[0], lay.gather[1], lay.gather[2], lay.signed_u8, lay.imat, lay.valid_when, lay.scale,
             lay.cnr_scale, lay.freq, lay.b1_u8, lay.b2_u8, lay.kmat[4], lay.glo_fdma, lay.has_rate,
-            np.ascontiguousarray(lay.kmat[5]), u8(lay.lock), u8(lay.half), u8(lay.ext), lay.has_ext)
+            np.ascontiguousarray(lay.kmat[5]), u8(lay.lock), u8(lay.half), u8(lay.ext),
+            lay.has_ext and bool((lay.kmat[4] > 0).any()))  # extended info: only GLONASS channels are learnt
     return lay.compiled
 
 
@@ -307,7 +312,8 @@ def decode_run_lli(payloads: list[bytes], plans: list[_Plan], glo_channel: np.nd
                    state: np.ndarray) -> tuple | None:
     """:func:`decode_run`, :func:`loss_of_lock` (``state`` updated) and the LLI byte (bit 0 loss of lock, bit 1
     half-cycle ambiguity) of one run in one compiled call: (layout, code_m, phase_cyc, doppler_hz, snr_dbhz,
-    lli, GLONASS extended info per cell or None, cells missing a wavelength); None without the kernel."""
+    lli, GLONASS extended info per cell or None (no GLONASS cell has one), cells missing a wavelength); None
+    without the kernel."""
     compiled = _ext.kernel("rtcm3_core", "msm_cells")
     if compiled is None or state.dtype != np.int16 or not state.flags.c_contiguous:
         return None
