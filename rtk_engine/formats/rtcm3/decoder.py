@@ -74,6 +74,11 @@ def decode_message(payload: bytes, t_ref_ns: int):
     raise KeyError(t)
 
 
+def _new_counter() -> Counter:
+    """An empty Counter without Counter.__init__'s Python-level update call (a decoder per stream makes three)."""
+    return Counter.__new__(Counter)
+
+
 @dataclass
 class Rtcm3Counters:
     """What the decoder saw. ``frames``/``bad_crc``/``garbage_bytes`` come from the framer."""
@@ -81,9 +86,9 @@ class Rtcm3Counters:
     frames: int = 0
     bad_crc: int = 0
     garbage_bytes: int = 0
-    decoded: Counter = field(default_factory=Counter)  # per message type
-    unsupported: Counter = field(default_factory=Counter)  # per message type (valid frame, no decoder)
-    malformed: Counter = field(default_factory=Counter)  # per message type (decoder rejected the payload)
+    decoded: Counter = field(default_factory=lambda: _new_counter())  # per message type
+    unsupported: Counter = field(default_factory=lambda: _new_counter())  # per message type (valid frame, no decoder)
+    malformed: Counter = field(default_factory=lambda: _new_counter())  # per message type (decoder rejected it)
     epochs: int = 0
     incomplete_epochs: int = 0  # epochs cut off at the end of the stream (multiple-message bit still set)
     cells_no_glonass_channel: int = 0  # GLONASS phase/Doppler dropped: FDMA channel unknown
@@ -148,7 +153,7 @@ class Rtcm3Decoder:
         self._header_cache: tuple | None = None
         # last lock-time indicator per [system, satellite number, signal id] (-1 never seen); three kinds:
         # 0 MSM 4-bit DF402, 1 MSM 10-bit DF407, 2 legacy 7-bit (signal 1 = L1, 2 = L2)
-        self._lock = np.full((3, T.N_SYS, 65, 33), -1, np.int16)  # -1: never seen (indicators <= 10 bits)
+        self._lock = _LOCK_NEVER.copy()  # -1: never seen (indicators <= 10 bits)
         self._lock_flat = self._lock.reshape(-1)  # a view
 
     # ------------------------------------------------------------------ input
@@ -415,6 +420,8 @@ class Rtcm3Decoder:
 
     def _channel_array(self) -> np.ndarray:
         """Known GLONASS FDMA channel per satellite number (NaN unknown), rebuilt when the channels change."""
+        if not self.glonass_channels:
+            return _NO_CHANNELS
         cached = self._chan_cache
         if cached is None or cached[0] != self.glonass_channels:
             chan = np.full(65, np.nan)
@@ -611,6 +618,9 @@ class Rtcm3Decoder:
 
 
 _EPOCH_CACHE: dict[bytes, tuple] = {}
+_LOCK_NEVER = np.full((3, T.N_SYS, 65, 33), -1, np.int16)  # a new decoder's lock-time state (copied)
+_NO_CHANNELS = np.full(65, np.nan)  # _channel_array with no GLONASS channel known (read only)
+_NO_CHANNELS.flags.writeable = False
 _MULTI_EPOCHS: dict[tuple, tuple] = {}  # ids of an epoch's part layouts -> (the layouts, build_epoch structure)
 _NO_KEEP = np.zeros(0, np.uint8)
 _EPH_MEMO_SIZE = 1024  # distinct ephemeris payloads remembered per decoder (a stream has a few hundred)
