@@ -39,7 +39,7 @@ class ArResult:
     n_fixed: int = 0
     success_rate: float = 0.0
     ix: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
-    T: np.ndarray | None = None  # [n, len(ix)] DD operator on the active subset (fixed rows only)
+    dd_cols: np.ndarray | None = None  # [n, 2] active-subset columns of the fixed DD rows: a = x[i] - x[j]
     fixed_amb: np.ndarray | None = None  # [n] integer DD ambiguities
     reason: str = ""
     precise: bool = True  # False: integers validated (and held) but the position not yet cm-precise
@@ -75,23 +75,16 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
     i_col = col[flt.amb_idx[ss[nonref], ff[nonref]]]
     j_col = col[flt.amb_idx[ss[ref[nonref]], ff[ref[nonref]]]]
     n = nonref.size
-    T = np.zeros((n, ix.size))
-    T[np.arange(n), i_col] = 1.0
-    T[np.arange(n), j_col] = -1.0
     xa = flt.x[ix]
     Pa = sub(flt.P, ix)
-    a = T @ xa
-    Qxa = Pa @ T.T
-    Qa = T @ Qxa
+    a, Qxa, Qa = dd_transform(i_col, j_col, xa, Pa)
     # integer search and validation on the ionosphere-weighted float (see iono_weighted); the output
     # position then conditions the filter's own float (loose ionosphere) on the integers found
     a_s, Qa_s, xs, Ps, Qxs = a, Qa, xa, Pa, Qxa
     wt = iono_weighted(flt, ix, xa, Pa)
     if wt is not None:
         xs, Ps = wt
-        a_s = T @ xs
-        Qxs = Ps @ T.T
-        Qa_s = T @ Qxs
+        a_s, Qxs, Qa_s = dd_transform(i_col, j_col, xs, Ps)
     row_sat = ss[nonref]
     drop_order = np.unique(row_sat)[np.argsort(el[np.unique(row_sat)])]
     sel = np.ones(n, bool)
@@ -160,9 +153,20 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
             reason = "" if precise else (f"integers held, fixed position horizontal sigma {hs * 1e3:.1f} mm, "
                                          f"{n_left} eligible satellites unfixed")
         return ArResult(True, ratio=ratio, pos=x_fix[:NP], cov=0.5 * (cov + cov.T), n_fixed=n_sel,
-                        success_rate=res.success_rate, ix=ix, T=T[sel], fixed_amb=afix, precise=precise,
+                        success_rate=res.success_rate, ix=ix, dd_cols=np.column_stack((i_col[sel], j_col[sel])),
+                        fixed_amb=afix, precise=precise,
                         reason=reason)
     return ArResult(False, ratio=first_ratio or 0.0, reason=reason)
+
+
+def dd_transform(i_col: np.ndarray, j_col: np.ndarray, x: np.ndarray, P: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DD ambiguities ``a = T x``, ``P T^T`` and ``T P T^T`` for the operator ``T`` with +1 in column
+    ``i_col`` and -1 in ``j_col`` of each row, as column differences: the same numbers as the matrix
+    products (each element is one rounded difference whatever the summation order), without them.
+    ``P T^T`` is C-ordered, as the product is (the order decides later BLAS paths, hence the bits)."""
+    PTt = np.subtract(P[:, i_col], P[:, j_col], order="C")
+    return x[i_col] - x[j_col], PTt, PTt[i_col] - PTt[j_col]
 
 
 def _conditioned(x, P, Qxa, Qs, a, sel, afix):

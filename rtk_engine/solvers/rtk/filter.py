@@ -33,7 +33,7 @@ from ...geodesy.ellipsoid import ecef_to_geodetic_point, enu_rotation_point
 from ...models.geometry import geometric_range
 from ...models.troposphere import tropo_delay_site
 from ...solution import Quality
-from .ambiguity import ArResult, group_refs, resolve
+from .ambiguity import ArResult, dd_transform, group_refs, resolve
 from .cycle_slip import SlipDetector
 from .options import RtkOptions
 from .prepare import EpochArrays, _day_of_year
@@ -572,13 +572,12 @@ class RtkFilter:
     def _hold(self, ar: ArResult) -> None:
         """Fix-and-hold: DD ambiguities constrained to their integers (pseudo-measurements)."""
         ix = ar.ix
-        T = ar.T
         Pa = sub(self.P, ix)
         xa = self.x[ix]
-        v = ar.fixed_amb - T @ xa
-        R = np.eye(T.shape[0]) * self.opts.ar.hold_var_cyc2
-        PHt = Pa @ T.T
-        S = T @ PHt + R
+        a, PHt, TPTt = dd_transform(ar.dd_cols[:, 0], ar.dd_cols[:, 1], xa, Pa)
+        v = ar.fixed_amb - a
+        R = np.eye(a.size) * self.opts.ar.hold_var_cyc2
+        S = TPTt + R
         try:
             c = chol(S)
         except LinAlgError:
