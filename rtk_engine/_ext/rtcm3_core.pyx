@@ -284,9 +284,8 @@ def scatter_parts(const int64_t[::1] si, const int64_t[::1] slot, Py_ssize_t ns,
                   const unsigned char[:] keep, list parts):
     """:func:`scatter_epoch` of the cells of several messages, ``parts`` = [(code, phase, dop, snr, lli), ...]
     in order, as if concatenated (``keep`` and ``si``/``slot`` index the concatenation)."""
-    code_arr = np.empty((1, ns, nf))
-    phase_arr = np.empty((1, ns, nf))
-    dop_arr = np.empty((1, ns, nf))
+    f3 = np.empty((3, 1, ns, nf))  # code, phase, Doppler in one block, as build_epoch's numpy path has them
+    code_arr, phase_arr, dop_arr = f3[0], f3[1], f3[2]
     snr_arr = np.empty((1, ns, nf), np.float32)
     lli_arr = np.zeros((1, ns, nf), np.uint8)
     cdef double[:, :, ::1] c = code_arr, p = phase_arr, d = dop_arr

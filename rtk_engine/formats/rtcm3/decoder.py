@@ -33,7 +33,7 @@ from . import msm_tables as T
 from .bits import Rtcm3DecodeError, compiled_reader, read_schema
 from .ephemeris import EPHEMERIS_TYPES, SCHEMAS, EphemerisMessage, decode_ephemeris
 from .glonass_bias import GlonassBiases, decode_glonass_biases
-from .legacy import LEGACY_TYPES, LegacyObs, decode_legacy, kernel_args, legacy_records, sat_set
+from .legacy import LEGACY_TYPES, LegacyObs, decode_legacy, kernel_args, legacy_records, sat_set, sat_set_key
 from .msm import MsmCells, MsmMessage, decode_msm, msm_cells, msm_time_ns
 from .msm_batch import decode_run, decode_run_lli, loss_of_lock, parse_head
 from .station import StationDescriptor, StationPosition, decode_station_descriptor, decode_station_position
@@ -270,9 +270,9 @@ class Rtcm3Decoder:
         out.extend(self._add_legacy_obs(t, epoch, multiple, plan.chans, cells, None))
 
     def _legacy_plan(self, t: int, v: np.ndarray, layout) -> "_LegacyPlan":
-        (sats, codes, keep, chans), key = sat_set(t, v, None, layout)
-        plan = _LEGACY_PLANS.get(key)
+        plan = _LEGACY_PLANS.get(sat_set_key(t, v, layout))
         if plan is None:
+            (sats, codes, keep, chans), key = sat_set(t, v, None, layout)
             nf = 1 if t in (1002, 1010) else 2
             kk, pp, sig, sat_key, code_key, zeros, flat = self._legacy_layout(sats, codes[:, :nf])
             plan = _LegacyPlan(kernel_args(t, layout), np.flatnonzero(keep), nf, sat_key, code_key, flat, chans)

@@ -157,7 +157,7 @@ def _legacy_compiled(compiled, t: int, station: int, epoch: int, sync: bool, v: 
 def sat_set(t: int, v: np.ndarray, r: dict[str, np.ndarray] | None, layout) -> tuple[tuple, tuple]:
     """((RINEX ids, codes [n, 2], kept-record mask, GLONASS channels), cache key) of the records ``v`` of a
     type-``t`` message; cached by their id columns (the same satellite set repeats every epoch). Read only."""
-    key = (t, v[:, _ID_COLS[layout]].tobytes())
+    key = sat_set_key(t, v, layout)
     hit = _SAT_SETS.get(key)
     if hit is None:
         if r is None:
@@ -178,6 +178,12 @@ def sat_set(t: int, v: np.ndarray, r: dict[str, np.ndarray] | None, layout) -> t
             _SAT_SETS.clear()
         _SAT_SETS[key] = hit
     return hit, key
+
+
+def sat_set_key(t: int, v: np.ndarray, layout) -> tuple:
+    """:func:`sat_set`'s cache key: the type and the record fields that identify the satellite set (number,
+    codes, GLONASS channel)."""
+    return t, v[:, _ID_COLS[layout]].tobytes()
 
 
 def legacy_records(payload: bytes) -> tuple:
