@@ -210,6 +210,46 @@ def test_slip_kernel_bit_identical_on_vehicle_epochs():
 
 
 
+@pytest.mark.skipif(not _ext.available("slip_core"), reason="compiled extension rtk_engine._ext.slip_core not built "
+                    "(no C compiler at install; run `make ext`)")
+def test_snr_drop_kernel_bit_identical_on_vehicle_epochs():
+    """C/N0-drop weights, compiled vs numpy, on both receivers of the fujisawa-265 vehicle run (G14's
+    diffraction drops every lap) plus injected trouble: a 12 dB fade, a zero and a NaN C/N0, a lost
+    signal and a data gap (restart); factors and the leaky reference must agree exactly every epoch."""
+    from rtk_engine.formats.rinex_nav import read_nav
+    from rtk_engine.formats.rinex_obs import read_obs
+    from rtk_engine.solvers.rtk import load_options
+    from rtk_engine.solvers.rtk.prepare import prepare
+    from rtk_engine.solvers.rtk.snr_weight import SnrDropWeights
+
+    d = "rtk/fujisawa-2021-265"
+    opts = load_options()
+    nz = opts.noise
+    A = prepare(read_obs(shared_path(f"{d}/SEPT265G.21O")), read_obs(shared_path(f"{d}/3034265G.21O")),
+                read_nav(shared_path(f"{d}/SEPT2650.21P")), [-3959400.631, 3385704.533, 3667523.111], opts)
+    for snr_all in (A.snr_r, A.snr_b):
+        snr = snr_all.copy()
+        t = A.time_ns.copy()
+        s1 = int(np.argmax(np.isfinite(snr[:, :, 0]).sum(axis=0)))
+        snr[100:110, s1, 0] -= 12.0  # fade
+        snr[120, s1, 0] = 0.0
+        snr[121, s1, 1] = np.nan
+        snr[130:140, s1, :] = np.nan  # lost, then back: the reference restarts
+        t[300:] += 60 * 10**9  # gap beyond max_gap_s: restart
+        runs = {}
+        for flag in (False, True):
+            prev = _ext.set_enabled(flag)
+            try:
+                w = SnrDropWeights(snr.shape[1:], nz.snr_drop_decay_db_per_s, nz.snr_drop_free_db,
+                                   nz.snr_drop_db_per_decade, nz.snr_drop_max_factor)
+                runs[flag] = [(w.factor(int(t[k]), snr[k]), w.ref.copy()) for k in range(t.size)]
+            finally:
+                _ext.set_enabled(prev)
+        for k, ((f_py, r_py), (f_c, r_c)) in enumerate(zip(runs[False], runs[True])):
+            assert np.array_equal(f_py, f_c) and np.array_equal(r_py, r_c, equal_nan=True), k
+        assert max(f.max() for f, _ in runs[False]) > 1.0  # the weighting under comparison really fired
+
+
 NEEDS_RINEX_EXT = pytest.mark.skipif(not _ext.available("rinex_core"), reason="compiled extension "
                                      "rtk_engine._ext.rinex_core not built (no C compiler at install; run `make ext`)")
 

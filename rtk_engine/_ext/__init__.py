@@ -16,7 +16,9 @@ Kernels:
   fixed-layout field reading (ephemerides, station, 1230) and legacy 1002/1004/1010/1012 (the list with
   each kernel's numpy reference is in the module's docstring).
 * ``slip_core.detect(...)``: one epoch of :meth:`rtk_engine.solvers.rtk.cycle_slip.SlipDetector.detect`
-  (LLI, geometry-free, Melbourne-Wuebbena, Doppler tests) in one pass instead of ~40 numpy calls.
+  (LLI, geometry-free, Melbourne-Wuebbena, Doppler tests) in one pass instead of ~40 numpy calls;
+  ``slip_core.snr_drop(...)``: the leaky C/N0 maximum of
+  :meth:`rtk_engine.solvers.rtk.snr_weight.SnrDropWeights.factor` and its variance exponent.
 * ``rinex_core.parse_f14_3(fields)``: the F14.3 observation fields of a RINEX file
   (:func:`rtk_engine.formats.rinex_obs.parse_f14_3`), about 60 % of reading a RINEX 3 file.
 

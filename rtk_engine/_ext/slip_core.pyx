@@ -1,7 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Compiled cycle-slip tests of one receiver epoch: the body of
 :meth:`rtk_engine.solvers.rtk.cycle_slip.SlipDetector.detect` (LLI, geometry-free, Melbourne-Wuebbena
-with its running mean, Doppler against the median) in one pass over satellites x signals.
+with its running mean, Doppler against the median) in one pass over satellites x signals; and
+:func:`snr_drop`, the C/N0-drop tracker of :mod:`rtk_engine.solvers.rtk.snr_weight` (same receiver epoch).
 
 Same floating-point operations in the same order as the numpy reference (only +, -, *, /, abs and
 comparisons; the median by sorting; built without fused multiply-add), so the flags, counters and
@@ -10,7 +11,7 @@ the updated state are bit-identical (``tests/test_rtk_ext.py``). Units as there:
 import numpy as np
 
 cimport numpy as cnp
-from libc.math cimport NAN, fabs, isfinite
+from libc.math cimport NAN, fabs, fmax, isfinite
 from libc.stdlib cimport qsort
 
 cnp.import_array()
@@ -109,3 +110,36 @@ def detect(const double[:, ::1] phase, const double[:, ::1] code, const double[:
     phase_prev[:, :] = phase
     dop_prev[:, :] = doppler
     return slip_arr.view(np.bool_), n_lli, n_gf, n_mw, n_dop, jump
+
+
+def snr_drop(double[:, ::1] ref, const double[:, ::1] snr_dbhz, double decay_db, double free_db,
+             double db_per_decade):
+    """One epoch of :meth:`rtk_engine.solvers.rtk.snr_weight.SnrDropWeights.factor` after a continuous
+    epoch [S, F]: updates the leaky C/N0 maximum ``ref`` [dB-Hz] in place (``decay_db`` = decay rate
+    * |dt|) and returns the exponent ``max(drop - free_db, 0) / db_per_decade`` [S, F] of the variance
+    factor ``10 ** exponent`` (the power stays numpy's). Same operations as the numpy reference:
+    invalid C/N0 (non-finite or <= 0) is NaN, a NaN reference restarts at the C/N0, no C/N0 -> NaN
+    reference and exponent 0."""
+    cdef Py_ssize_t n_s = ref.shape[0], n_f = ref.shape[1], i, j
+    out_arr = np.empty((n_s, n_f))
+    cdef double[:, ::1] out = out_arr
+    cdef double s, dec, r, d
+    for i in range(n_s):
+        for j in range(n_f):
+            s = snr_dbhz[i, j]
+            if not (isfinite(s) and s > 0.0):
+                s = NAN
+            dec = ref[i, j] - decay_db
+            if isfinite(dec):
+                r = fmax(s, dec)
+            else:
+                r = s
+            if not isfinite(s):
+                r = NAN
+            ref[i, j] = r
+            d = r - s
+            if d != d:
+                d = 0.0
+            d = d - free_db
+            out[i, j] = (d if d > 0.0 else 0.0) / db_per_decade
+    return out_arr

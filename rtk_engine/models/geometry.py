@@ -21,7 +21,7 @@ def geometric_range(sat_ecef_m, rcv_ecef_m, omega_e: float = OMEGA_E_DEFAULT):
     rs = np.asarray(sat_ecef_m, float)
     rr = np.asarray(rcv_ecef_m, float)
     d = rs - rr
-    r = np.linalg.norm(d, axis=-1)
+    r = np.sqrt(np.add.reduce(d * d, axis=-1))  # np.linalg.norm(d, axis=-1)'s own formula, without its overhead
     with np.errstate(invalid="ignore", divide="ignore"):
         los = d / r[..., None]
     sagnac = omega_e / CLIGHT * (rs[..., 0] * rr[..., 1] - rs[..., 1] * rr[..., 0])

@@ -355,8 +355,9 @@ class RtkFilter:
         return seed if np.all(np.isfinite(seed)) and np.linalg.norm(seed - self.base_pos) > 0 else None
 
     def _geometry(self, A: EpochArrays, k: int, pos: np.ndarray):
-        """Single-difference modelled range [S, F] (m): geometry, satellite clock, troposphere and,
-        when antenna models are given, ARP + PCO + PCV of both receivers; and the rover LOS [S, 3]."""
+        """Single-difference modelled range [S, F] (m; [S, 1] without antenna models): geometry,
+        satellite clock, troposphere and, when antenna models are given, ARP + PCO + PCV of both
+        receivers; and the rover LOS [S, 3]."""
         rng, los = geometric_range(A.sat_pos_r[k], pos[None, :])
         lat, lon, h = ecef_to_geodetic_point(*pos.tolist())
         enu = los @ enu_rotation_point(lat, lon).T
@@ -367,8 +368,7 @@ class RtkFilter:
                                          A.range_b_m[k] - A.sat_clk_b_m[k] + A.trop_b_m[k])
         doy, base_model = cache[2], cache[3]
         trop, _ = tropo_delay_site(el_r, lat, h, doy)  # NaN below the horizon and for NaN LOS
-        geo = (rng - A.sat_clk_r_m[k] + trop) - base_model
-        geo = np.broadcast_to(geo[:, None], self.shape)
+        geo = ((rng - A.sat_clk_r_m[k] + trop) - base_model)[:, None]  # [S, 1]: broadcasts over the slots
         if A.ant_r is not None:
             az_r = np.arctan2(enu[:, 0], enu[:, 1]) % (2.0 * np.pi)
             geo = geo + A.ant_r.correction(az_r, el_r)

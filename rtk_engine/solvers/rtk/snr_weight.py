@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import _ext
+
 
 class SnrDropWeights:
     """Per-receiver tracker of the C/N0 drop of every (satellite, slot) signal [S, F]."""
@@ -40,6 +42,11 @@ class SnrDropWeights:
             return np.ones(self.ref.shape)
         dt = None if self.t_prev is None else abs(t_ns - self.t_prev) * 1e-9
         self.t_prev = t_ns
+        compiled = _ext.kernel("slip_core", "snr_drop")  # optional Cython kernel, same numbers
+        if compiled is not None and dt is not None and dt <= self.max_gap_s:
+            expo = compiled(self.ref, np.ascontiguousarray(snr_dbhz, dtype=float), self.decay * dt, self.free,
+                            self.db_per_decade)
+            return np.minimum(10.0 ** expo, self.max_factor)
         snr = np.where(np.isfinite(snr_dbhz) & (snr_dbhz > 0), snr_dbhz, np.nan)
         if dt is None or dt > self.max_gap_s:
             self.ref = snr.copy()
