@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from .linalg import LinAlgError, chol, chol_solve, sub
+from .linalg import LinAlgError, chol, chol_solve, sorted_unique, sub
 
 from ...geodesy.ellipsoid import ecef_to_geodetic, enu_rotation
 from ..lambda_search import LambdaError, lambda_search
@@ -86,7 +86,8 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
         xs, Ps = wt
         a_s, Qxs, Qa_s = dd_transform(i_col, j_col, xs, Ps)
     row_sat = ss[nonref]
-    drop_order = np.unique(row_sat)[np.argsort(el[np.unique(row_sat)])]
+    row_sats = sorted_unique(row_sat)  # row_sat is sorted (np.nonzero order)
+    drop_order = row_sats[np.argsort(el[row_sats])]
     sel = np.ones(n, bool)
     first_ratio = None
     reason = ""

@@ -156,6 +156,10 @@ class RtkFilter:
         self.var_factor_b = np.ones((s, f))
 
     # ------------------------------------------------------------------ helpers
+    def _amb(self, x: np.ndarray) -> np.ndarray:
+        """The ambiguity states of a state vector as an [S, F] view (``x[self.amb_idx]`` without a copy)."""
+        return x[NP:NP + self.amb_idx.size].reshape(self.shape)
+
     def _reset_amb(self, mask: np.ndarray) -> None:
         idx = self.amb_idx[mask]
         self.x[idx] = 0.0
@@ -485,7 +489,8 @@ class RtkFilter:
         H[:m, :NP] = h_pos
         H[m:, :NP] = h_pos
         x_lin = x_lin.copy()
-        x_lin[self.amb_idx] = np.where(self.active, x_lin[self.amb_idx], 0.0)
+        inactive = ~self.active
+        self._amb(x_lin)[inactive] = 0.0
         for _ in range(6):  # outlier rounds
             x_prior = self.x
             v_phi = ((y_phi[i_s, i_f] - wl[i_s, i_f] * x_lin[amb_i])
@@ -546,7 +551,8 @@ class RtkFilter:
                 mask = np.zeros(self.shape, bool)
                 mask[i_s[bad_phase], i_f[bad_phase]] = True
                 self._init_amb(mask, sd_phase, sd_code)
-            x_lin[self.amb_idx] = np.where(self.active, self.x[self.amb_idx], 0.0)
+            x_lin[NP:NP + inactive.size] = self.x[NP:NP + inactive.size]
+            self._amb(x_lin)[inactive] = 0.0
         return None
 
     @staticmethod
