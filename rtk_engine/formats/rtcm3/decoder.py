@@ -35,7 +35,7 @@ from .ephemeris import EPHEMERIS_TYPES, SCHEMAS, EphemerisMessage, decode_epheme
 from .glonass_bias import GlonassBiases, decode_glonass_biases
 from .legacy import LEGACY_TYPES, LegacyObs, decode_legacy, kernel_args, legacy_records, sat_set, sat_set_key
 from .msm import MsmCells, MsmMessage, decode_msm, msm_cells, msm_time_ns
-from .msm_batch import decode_run, decode_run_lli, loss_of_lock, parse_head
+from .msm_batch import decode_run, decode_run_lli, head_plan, loss_of_lock
 from .station import StationDescriptor, StationPosition, decode_station_descriptor, decode_station_position
 
 log = logging.getLogger(__name__)
@@ -298,26 +298,27 @@ class Rtcm3Decoder:
     def _add_msm(self, p: bytes, t: int, out: list) -> None:
         """Header-check one MSM payload and hold it with its epoch; a completed epoch goes to ``out``."""
         try:
-            h, plan = parse_head(p)
+            _, system, msm, head, plan = head_plan(p)
         except (Rtcm3DecodeError, ValueError, IndexError) as exc:
             self._note(t, f"message {t}: {exc}")
             return
         self.counters.decoded[t] += 1
-        if h.msm <= 3:
+        if msm <= 3:
             self.counters.cells_ambiguous_range += plan.nc
-        key = (h.system if h.system in "RC" else "G", h.epoch_ms, self.t_ref_ns)  # GPS-like systems share TOW
+        epoch_ms = (head >> 186) & 0x3FFFFFFF
+        key = (system if system in "RC" else "G", epoch_ms, self.t_ref_ns)  # GPS-like systems share TOW
         t_ns = self._times.get(key)
         if t_ns is None:
             if len(self._times) > 64:
                 self._times.clear()
-            t_ns = self._times[key] = msm_time_ns(h.system, h.epoch_ms, self.t_ref_ns)
+            t_ns = self._times[key] = msm_time_ns(system, epoch_ms, self.t_ref_ns)
         if self._pending_t is not None and t_ns != self._pending_t:
             self._close_epoch(out)
         self._pending_t = t_ns
-        self._pending_anchor = self._pending_anchor or h.system != "R" or (h.epoch_ms >> 27) <= 6
+        self._pending_anchor = self._pending_anchor or system != "R" or (epoch_ms >> 27) <= 6
         self._raw.append(p)
         self._raw_plans.append(plan)
-        if not h.multiple:  # end of epoch: times of later messages follow the new reference
+        if not (head >> 185) & 1:  # multiple-message bit clear, end of epoch: later times follow the new reference
             self._close_epoch(out)
 
     def _close_epoch(self, out: list) -> None:

@@ -137,6 +137,15 @@ def _plan(msg_type: int, system: str, msm: int, sat_mask: int, sig_mask: int, ce
 
 def parse_head(payload: bytes) -> tuple[MsmHead, _Plan]:
     """Header fields and the cached plan of one MSM payload. Raises Rtcm3DecodeError if malformed."""
+    msg_type, system, msm, head, plan = head_plan(payload)
+    h = MsmHead(msg_type, system, msm, (head >> 216) & 0xFFF, (head >> 186) & 0x3FFFFFFF, bool((head >> 185) & 1),
+                system == "R" and msm in (5, 7))
+    return h, plan
+
+
+def head_plan(payload: bytes) -> tuple[int, str, int, int, _Plan]:
+    """:func:`parse_head` for the decoder's hot path: (message number, system, MSM 1-7, the first 240 bits as
+    an int - epoch field ``(head >> 186) & 0x3FFFFFFF``, multiple-message bit ``(head >> 185) & 1`` -, plan)."""
     n_bits = len(payload) * 8
     if n_bits < HEADER_BITS:
         raise Rtcm3DecodeError(f"MSM payload of {len(payload)} bytes shorter than its header")
@@ -156,9 +165,7 @@ def parse_head(payload: bytes) -> tuple[MsmHead, _Plan]:
                                                                             cell_bits)
     if plan.end_bits > n_bits:
         raise Rtcm3DecodeError(f"MSM {msg_type}: {len(payload)}-byte payload too short for its cells")
-    h = MsmHead(msg_type, system, msm, (head >> 216) & 0xFFF, (head >> 186) & 0x3FFFFFFF, bool((head >> 185) & 1),
-                system == "R" and msm in (5, 7))
-    return h, plan
+    return msg_type, system, msm, head, plan
 
 
 @dataclass
