@@ -154,6 +154,8 @@ class RtkFilter:
                                       nz.snr_drop_db_per_decade, nz.snr_drop_max_factor)
         self.var_factor_r = np.ones((s, f))
         self.var_factor_b = np.ones((s, f))
+        self._wl_ok = np.isfinite(wavelength_m)
+        self._el_mask_rad = np.radians(opts.elevation_mask_deg)
 
     # ------------------------------------------------------------------ helpers
     def _amb(self, x: np.ndarray) -> np.ndarray:
@@ -230,9 +232,9 @@ class RtkFilter:
         self.dt = dt
         phr, phb, cr, cb = A.phase_r[k], A.phase_b[k], A.code_r[k], A.code_b[k]
         el = A.el_b_rad[k]
-        sat_ok = np.isfinite(el) & (el >= np.radians(opts.elevation_mask_deg))
+        sat_ok = np.isfinite(el) & (el >= self._el_mask_rad)
         ok = (np.isfinite(phr) & np.isfinite(phb) & np.isfinite(cr) & np.isfinite(cb)
-              & sat_ok[:, None] & np.isfinite(self.wl))
+              & sat_ok[:, None] & self._wl_ok)
 
         # ---- cycle slips (both receivers), outages, instantaneous mode
         slip = self.det_r.detect(t, phr, cr, A.doppler_r[k], A.lli_r[k])
@@ -311,11 +313,12 @@ class RtkFilter:
         self.lock[self.active & ok] += 1
 
         quality = Quality.NONE
-        pos = np.full(3, np.nan)
-        cov = np.full((3, 3), np.nan)
         ratio = 0.0
         n_fixed = 0
-        if rows is not None:
+        if rows is None:
+            pos = np.full(3, np.nan)
+            cov = np.full((3, 3), np.nan)
+        else:
             quality = Quality.FLOAT
             pos = self.x[:NP].copy()
             cov = self.P[:NP, :NP].copy()
@@ -510,32 +513,32 @@ class RtkFilter:
             PHt = Pa @ H.T
             S = H @ PHt + R
             bad = np.abs(v) > opts.slip.innovation_sigma * np.sqrt(S.diagonal())
-            keep = np.ones(2 * m, bool)
             bad_phase = bad[:m].copy()
-            if not bad_phase.any():
-                keep = ~bad
-                if keep.sum() < 4:
+            if not bad_phase.any():  # every phase row kept; rejected code rows are dropped
+                n_bad = int(np.count_nonzero(bad))
+                if 2 * m - n_bad < 4:
                     return None
-                sol = self._solve(Pa, PHt, H, R, v, keep, joseph=bool(self.use_iono))
+                keep = ~bad
+                kept = keep if n_bad else slice(None)  # usually all rows: views instead of copies
+                sol = self._solve(Pa, PHt, H, R, v, keep, kept, joseph=bool(self.use_iono))
                 if sol is None:
                     return None
                 dx, Pn = sol
                 # post-fit test: in kinematic mode the position prior is loose, so a slipped phase
                 # hides from the innovation test but stands out once the other phases fix the position
-                vp = (v[keep] - H[keep] @ dx)[: int(keep[:m].sum())]
-                rp = np.abs(vp) / np.sqrt(R.diagonal()[keep][: vp.size])
-                if vp.size and rp.max() > opts.slip.innovation_sigma:
-                    worst = np.flatnonzero(keep[:m])[int(np.argmax(rp))]
-                    bad_phase[worst] = True
+                vp = (v[kept] - H[kept] @ dx)[:m]
+                rp = np.abs(vp) / np.sqrt(R.diagonal()[:m])
+                if rp.max() > opts.slip.innovation_sigma:
+                    bad_phase[int(np.argmax(rp))] = True
                 else:
-                    self.n_rejected += int(bad[m:].sum())
+                    self.n_rejected += n_bad
                     x_post = x_prior.copy()
                     x_post[ix] = x_prior[ix] + dx
                     cols = np.full((2 * m, 2), -1)
                     cols[:m, 0] = lay.col[amb_i]
                     cols[:m, 1] = lay.col[amb_j]
-                    rows = DdRows(v=v[keep], H=H[keep], R_diag=R.diagonal()[keep].copy(),
-                                  is_phase=(np.arange(2 * m) < m)[keep], amb_cols=cols[keep],
+                    rows = DdRows(v=v[kept], H=H[kept], R_diag=R.diagonal()[kept].copy(),
+                                  is_phase=(np.arange(2 * m) < m)[kept], amb_cols=cols[kept],
                                   x_prior=x_prior[ix].copy(), ix=ix)
                     return rows, x_post, Pn
             # rejected phases: re-initialise ambiguities (a group whose reference looks bad: its reference)
@@ -556,11 +559,13 @@ class RtkFilter:
         return None
 
     @staticmethod
-    def _solve(Pa, PHt, H, R, v, keep, joseph: bool = False):
-        """Kalman gain step on the kept rows: (dx, P_post) or None. ``joseph``: covariance in the
-        Joseph form (long baselines: the AR gates need the fixed position's covariance to the mm)."""
-        H, v, PHt = H[keep], v[keep], PHt[:, keep]
-        S = H @ PHt + R[keep][:, keep]
+    def _solve(Pa, PHt, H, R, v, keep, kept, joseph: bool = False):
+        """Kalman gain step on the kept rows (``keep`` boolean; ``kept`` the same or ``slice(None)``
+        when all are kept): (dx, P_post) or None. ``joseph``: covariance in the Joseph form (long
+        baselines: the AR gates need the fixed position's covariance to the mm)."""
+        H, v = H[kept], v[kept]
+        PHt = PHt[:, keep]  # boolean on axis 1: an F-ordered copy; the order picks the BLAS path (the bits)
+        S = H @ PHt + R[kept][:, kept]
         try:
             c = chol(S)
         except LinAlgError:
