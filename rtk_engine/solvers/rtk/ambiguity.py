@@ -39,7 +39,7 @@ class ArResult:
     n_fixed: int = 0
     success_rate: float = 0.0
     ix: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
-    dd_cols: np.ndarray | None = None  # [n, 2] active-subset columns of the fixed DD rows: a = x[i] - x[j]
+    dd_cols: tuple = ()  # (i, j) [n] active-subset columns of the fixed DD rows: a = x[i] - x[j]
     fixed_amb: np.ndarray | None = None  # [n] integer DD ambiguities
     reason: str = ""
     precise: bool = True  # False: integers validated (and held) but the position not yet cm-precise
@@ -138,7 +138,7 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
             reason = f"fixed DD phase residual {np.max(np.abs(v_fix)):.3f} m"
             continue
         # the fixed ambiguities must determine the position: enough satellites, small covariance
-        n_sats_fixed = np.unique(np.concatenate((ss[nonref][sel], ss[ref[nonref]][sel]))).size
+        n_sats_fixed = len(set(ss[nonref][sel].tolist()) | set(ss[ref[nonref]][sel].tolist()))
         if n_sats_fixed < o.min_fixed_sats or np.sqrt(np.trace(cov)) > o.max_fixed_pos_std_m:
             reason = f"fixed set of {n_sats_fixed} satellites does not determine the position"
             break
@@ -154,7 +154,7 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
             reason = "" if precise else (f"integers held, fixed position horizontal sigma {hs * 1e3:.1f} mm, "
                                          f"{n_left} eligible satellites unfixed")
         return ArResult(True, ratio=ratio, pos=x_fix[:NP], cov=0.5 * (cov + cov.T), n_fixed=n_sel,
-                        success_rate=res.success_rate, ix=ix, dd_cols=np.column_stack((i_col[sel], j_col[sel])),
+                        success_rate=res.success_rate, ix=ix, dd_cols=(i_col[sel], j_col[sel]),
                         fixed_amb=afix, precise=precise,
                         reason=reason)
     return ArResult(False, ratio=first_ratio or 0.0, reason=reason)

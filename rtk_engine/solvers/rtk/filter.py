@@ -24,6 +24,7 @@ Design
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,7 +147,8 @@ class RtkFilter:
         self.det_b = SlipDetector(wavelength_m, opts.slip)
         self.n_rejected = 0
         self._trop_llh = None
-        self._epoch_terms = (None, None, 0, None)  # (arrays, (index, time), day of year, base model) of the last epoch
+        self._epoch_terms = (None, None, 0, None)
+        self._doy: tuple = (None, None)  # (arrays, day of year of each epoch)  # (arrays, (index, time), day of year, base model) of the last epoch
         nz = opts.noise
         self.snr_w_r = SnrDropWeights((s, f), nz.snr_drop_decay_db_per_s, nz.snr_drop_free_db,
                                       nz.snr_drop_db_per_decade, nz.snr_drop_max_factor)
@@ -302,7 +304,8 @@ class RtkFilter:
                 rows = None
                 break
             rows, x_new, P_new = upd
-            moved = float(np.linalg.norm(x_new[:NP] - x_lin[:NP]))
+            d = x_new[:NP] - x_lin[:NP]
+            moved = math.sqrt(d.dot(d))  # np.linalg.norm's own formula
             x_lin = x_new
             if moved < 0.05:
                 break
@@ -371,7 +374,9 @@ class RtkFilter:
         el_r = np.arcsin(np.minimum(np.maximum(enu[:, 2], -1.0), 1.0))
         cache, t = self._epoch_terms, int(A.time_ns[k])
         if cache[0] is not A or cache[1] != (k, t):  # once per epoch, not per iteration (streaming: new A, k = 0)
-            cache = self._epoch_terms = (A, (k, t), int(_day_of_year(A.time_ns[k:k + 1])[0]),
+            if self._doy[0] is not A:  # days of year of all the epochs of A, once
+                self._doy = (A, _day_of_year(A.time_ns))
+            cache = self._epoch_terms = (A, (k, t), int(self._doy[1][k]),
                                          A.range_b_m[k] - A.sat_clk_b_m[k] + A.trop_b_m[k])
         doy, base_model = cache[2], cache[3]
         trop, _ = tropo_delay_site(el_r, lat, h, doy)  # NaN below the horizon and for NaN LOS
@@ -393,7 +398,7 @@ class RtkFilter:
             return None
         # a position needs 3 independent satellite pairs (one reference per system)
         u = sorted_unique(ss)
-        if u.size - np.unique(self.group[u, 0] // 16).size < 3 and opts.mode == "kinematic":
+        if u.size - len(set((self.group[u, 0] // 16).tolist())) < 3 and opts.mode == "kinematic":
             return None
         g = self.group[ss, ff]
         ref = group_refs(g, el[ss])
@@ -585,7 +590,7 @@ class RtkFilter:
         ix = ar.ix
         Pa = sub(self.P, ix)
         xa = self.x[ix]
-        a, PHt, TPTt = dd_transform(ar.dd_cols[:, 0], ar.dd_cols[:, 1], xa, Pa)
+        a, PHt, TPTt = dd_transform(*ar.dd_cols, xa, Pa)
         v = ar.fixed_amb - a
         R = np.eye(a.size) * self.opts.ar.hold_var_cyc2
         S = TPTt + R
