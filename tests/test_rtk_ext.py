@@ -29,7 +29,38 @@ def test_loader_falls_back_when_absent_or_disabled():
         assert _ext.kernel("lambda_core", "reduce") is None  # switched off -> the caller uses numpy
     finally:
         _ext.set_enabled(prev)
-    assert set(_ext.status()) == {"lambda_core", "rinex_core", "rtcm3_core", "slip_core"}
+    assert set(_ext.status()) == {"lambda_core", "rinex_core", "rtcm3_core", "rtk_core", "slip_core"}
+
+
+@pytest.mark.skipif(not _ext.available("rtk_core"), reason="compiled extension rtk_engine._ext.rtk_core not built "
+                    "(no C compiler at install; run `make ext`)")
+def test_group_refs_kernel_same_indices():
+    """Reference per (system, band) group, compiled vs numpy: random groups and elevations with exact
+    ties (the first index wins), NaN elevations (last) and single-member groups."""
+    from rtk_engine.solvers.rtk.ambiguity import group_refs
+
+    rng = np.random.default_rng(7)
+    cases = []
+    for _ in range(300):
+        n = int(rng.integers(1, 60))
+        group = rng.choice(np.array([0, 1, 2, 16, 17, 32, 48, 49]), n)
+        elev = np.round(rng.uniform(0.0, 1.5, n), 1)  # coarse: many ties
+        elev[rng.random(n) < 0.1] = np.nan
+        cases.append((group, elev))
+    n_ties = 0
+    for group, elev in cases:
+        out = {}
+        for flag in (False, True):
+            prev = _ext.set_enabled(flag)
+            try:
+                out[flag] = group_refs(group, elev)
+            finally:
+                _ext.set_enabled(prev)
+        assert np.array_equal(out[False], out[True]) and out[True].dtype == out[False].dtype
+        for g in np.unique(group):  # groups whose highest elevation is shared: the first index must win
+            e = elev[group == g]
+            n_ties += int(np.count_nonzero(e == np.nanmax(e)) > 1) if np.isfinite(e).any() else 0
+    assert n_ties > 100  # ties really occurred
 
 
 def _random_problems(seed: int, count: int):

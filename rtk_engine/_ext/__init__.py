@@ -19,6 +19,8 @@ Kernels:
   (LLI, geometry-free, Melbourne-Wuebbena, Doppler tests) in one pass instead of ~40 numpy calls;
   ``slip_core.snr_drop(...)``: the leaky C/N0 maximum of
   :meth:`rtk_engine.solvers.rtk.snr_weight.SnrDropWeights.factor` and its variance exponent.
+* ``rtk_core.group_refs(group, elev)``: :func:`rtk_engine.solvers.rtk.ambiguity.group_refs` (reference
+  satellite per (system, band) group, twice per RTK epoch) in one pass instead of a lexsort and 7 calls.
 * ``rinex_core.parse_f14_3(fields)``: the F14.3 observation fields of a RINEX file
   (:func:`rtk_engine.formats.rinex_obs.parse_f14_3`), about 60 % of reading a RINEX 3 file.
 
@@ -35,7 +37,7 @@ from typing import Callable
 __all__ = ["available", "enabled", "kernel", "set_enabled", "status"]
 
 log = logging.getLogger(__name__)
-_MODULES = ("lambda_core", "rinex_core", "rtcm3_core", "slip_core")
+_MODULES = ("lambda_core", "rinex_core", "rtcm3_core", "rtk_core", "slip_core")
 _loaded: dict[str, ModuleType | None] = {}
 _enabled = os.environ.get("BEIDOU_NO_EXT", "") in ("", "0")
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from .linalg import LinAlgError, chol, chol_solve, sorted_unique, sub
 
+from ... import _ext
 from ...geodesy.ellipsoid import ecef_to_geodetic, enu_rotation
 from ..lambda_search import LambdaError, lambda_search
 
@@ -47,7 +48,10 @@ class ArResult:
 
 def group_refs(group: np.ndarray, elev: np.ndarray) -> np.ndarray:
     """For elements with group ids and elevations, the index of each element's group reference
-    (the highest element of its group)."""
+    (the highest element of its group; the first one on ties)."""
+    compiled = _ext.kernel("rtk_core", "group_refs")  # optional Cython kernel, same indices
+    if compiled is not None:
+        return compiled(np.ascontiguousarray(group, dtype=np.int64), np.ascontiguousarray(elev, dtype=float))
     order = np.lexsort((-elev, group))
     gs = group[order]
     starts = np.concatenate(([True], gs[1:] != gs[:-1]))
