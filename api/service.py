@@ -68,6 +68,12 @@ class Service:
                                n_epochs=f.n_epochs))
             db.commit()
 
+    def _recover_archive(self) -> None:
+        """Archive hours a previous process left in the spool (it died without a shutdown) -> files."""
+        with self.sessions() as db:
+            self.archive.countries.update({s.code: s.country for s in db.scalars(select(Station)).all()})
+        self.archive.recover()
+
     def prune_archive(self, now_unix: float | None = None) -> list[Path]:
         """Retention: delete archive files older than ``settings.archive_keep_days`` and their rows."""
         days = self.settings.archive_keep_days
@@ -217,6 +223,7 @@ class Service:
         await caster.start()
         self.live.caster = caster
         self.app.state.listeners.append(self._on_change)
+        await asyncio.to_thread(self._recover_archive)  # before any ingest adds to an open hour
         self._sync_ingests()
         from .monitoring_live import LiveMonitoring
         from .routers.monitoring import ensure_processor

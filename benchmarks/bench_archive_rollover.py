@@ -7,7 +7,9 @@ ephemerides every 30 s, goes through ``StationIngest.feed`` in 4 kB chunks into 
 archive (the anchor: formatting and compression in the caller) and into the service's archive
 (``background=True``: a writer thread). Printed: the slowest ``feed`` call (the one that closes the
 hour), the median call, the ratio of the slowest calls, and file sizes of Hatanaka+gzip (.crx.gz,
-the default) against plain gzip (.rnx.gz).
+the default) against plain gzip (.rnx.gz). Then the memory the open hour takes (tracemalloc, after
+59 minutes of the hour) with the spool (default: every 30 epochs appended to disk) against an
+archive that keeps the hour in memory (``spool_epochs`` larger than the hour).
 
     .venv/bin/python benchmarks/bench_archive_rollover.py
 """
@@ -67,6 +69,28 @@ def run(data: bytes, t_ref: int, **archive_kw) -> tuple[list[float], list]:
     return calls, files
 
 
+def open_hour_memory(data: bytes, t_ref: int, spool_epochs: int | None) -> int:
+    """Bytes (tracemalloc) still allocated after 59 minutes of the hour went into the archive."""
+    import tracemalloc
+
+    from cors_network.archive import HourlyArchive
+    from cors_network.ingest import StationIngest
+
+    kw = {} if spool_epochs is None else {"spool_epochs": spool_epochs}
+    archive = HourlyArchive(Path(tempfile.mkdtemp()), max_epochs=10**9, **kw)
+    ing = StationIngest("CQ00", "ntrip://127.0.0.1:1/X", archive=archive)
+    ing.decoder.t_ref_ns = t_ref
+    part = data[: len(data) * 3540 // 3601]
+    ing.feed(part[:4096], received_unix_s=0.0)  # decoder caches warm before counting
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    for i in range(4096, len(part), 4096):
+        ing.feed(part[i:i + 4096], received_unix_s=0.0)
+    held = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    return held
+
+
 def main() -> int:
     print("simulating one hour of a station (3,600 epochs, GEC) ...", flush=True)
     data, t_ref = hour_stream()
@@ -85,6 +109,11 @@ def main() -> int:
     print(f"slowest feed, writer thread / synchronous: {rows['writer thread, .crx.gz (service)'] / anchor:.3f}")
     print(f"observation file size, .crx.gz / .rnx.gz: "
           f"{sizes['synchronous, .crx.gz'] / sizes['synchronous, .rnx.gz']:.3f}")
+    held = {}
+    for label, spool in (("hour in memory", 10**9), ("spool (default)", None)):
+        held[label] = open_hour_memory(data, t_ref, spool)
+        print(f"open hour after 59 min, {label:16s}: {held[label] / 1e6:7.2f} MB traced")
+    print(f"memory of the open hour, spool / in memory: {held['spool (default)'] / held['hour in memory']:.4f}")
     return 0
 
 

@@ -1,8 +1,12 @@
 """Hourly RINEX 3 observation and navigation archive per station, compressed, with retention.
 
-Observation epochs are buffered per (station, hour) and written when the hour is complete (an epoch
+Observation epochs are collected per (station, hour) and written when the hour is complete (an epoch
 of a later hour arrives), on :meth:`HourlyArchive.flush` (shutdown: a partial hour is written, nothing
-is lost), or when the buffer exceeds ``max_epochs``.
+is lost), or when the hour exceeds ``max_epochs``. The open hour lives on disk, not in memory: every
+``spool_epochs`` epochs are appended to a spool file (``archive/.spool/CODE_HOUR.pkl``), so memory per
+station stays at a few dozen epochs (a 1 Hz three-system hour is ~34 MB as arrays), and a process that
+dies without a shutdown loses at most those: :meth:`HourlyArchive.recover` writes the hours left in
+the spool at the next start.
 
 Broadcast ephemerides decoded from the same stream (:meth:`HourlyArchive.add_nav`) are collected per
 station and hour of receipt, deduplicated by (satellite, toe, IODE, message: LNAV, I/NAV, F/NAV, D1/D2)
@@ -27,6 +31,7 @@ from __future__ import annotations
 import gzip
 import io
 import logging
+import pickle
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -57,7 +62,7 @@ class ArchivedFile:
 
 class HourlyArchive:
     def __init__(self, root: Path, country: str = "CHN", max_epochs: int = 3600,
-                 on_file=None, *, hatanaka: bool = True, background: bool = False) -> None:
+                 on_file=None, *, hatanaka: bool = True, background: bool = False, spool_epochs: int = 30) -> None:
         self.root = Path(root)
         self.country = country  # ISO 3166 alpha-3 of the file names, unless ``countries`` has the station's
         self.countries: dict[str, str] = {}
@@ -67,16 +72,14 @@ class HourlyArchive:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="archive-writer") if background else None
         self._pending: list[Future] = []
         self._lock = threading.Lock()  # file naming: one write at a time picks a free name
-        self._buf: dict[str, list[ObsBlock]] = {}
+        self.spool_epochs = spool_epochs
+        self._buf: dict[str, list[ObsBlock]] = {}  # epochs not yet spooled
+        self._count: dict[str, int] = {}  # epochs of the open hour (spooled + buffered)
         self._hour: dict[str, int] = {}
-        self._header: dict[str, ObsHeader] = {}
         # navigation per station: rows of the open hour, their dedup keys, the hour
         self._nav: dict[str, list[KeplerEphemeris | GlonassEphemeris]] = {}
         self._nav_keys: dict[str, set] = {}
         self._nav_hour: dict[str, int] = {}
-
-    def set_header(self, station: str, header: ObsHeader) -> None:
-        self._header[station] = header
 
     def add(self, station: str, epoch: ObsBlock) -> ArchivedFile | Future | None:
         """Buffer one epoch (E = 1); returns the file written if this epoch closed an hour (with
@@ -90,9 +93,14 @@ class HourlyArchive:
             self._nav_hour[station] = hour
             written = written or written_nav
         self._hour[station] = hour
-        self._buf.setdefault(station, []).append(epoch)
-        if len(self._buf[station]) >= self.max_epochs:
+        buf = self._buf.setdefault(station, [])
+        buf.append(epoch)
+        self._count[station] = self._count.get(station, 0) + 1
+        if self._count[station] >= self.max_epochs:
             written = self._write(station) or written
+        elif len(buf) >= self.spool_epochs:
+            self._buf[station] = []
+            self._submit(lambda: self._spool(self._spool_path(station, hour), buf))
         return written
 
     def add_nav(self, station: str, eph: KeplerEphemeris | GlonassEphemeris, received_gpst_ns: int
@@ -212,19 +220,65 @@ class HourlyArchive:
             self.on_file(f)
         return f
 
-    def _write(self, station: str):
-        """Hand the station's buffered observation epochs to the writer (see :meth:`_submit`)."""
-        epochs = self._buf.pop(station, [])
-        if not epochs:
-            return None
-        header = self._header.get(station)
-        return self._submit(lambda: self._obs_file(station, epochs, header))
+    # ------------------------------------------------------------------ spool: the open hour on disk
+    def _spool_path(self, station: str, hour: int) -> Path:
+        return self.root / ".spool" / f"{station}_{hour}.pkl"
 
-    def _obs_file(self, station: str, epochs: list[ObsBlock], header: ObsHeader | None) -> ArchivedFile:
+    @staticmethod
+    def _spool(path: Path, epochs: list[ObsBlock]) -> None:
+        """Append epochs to the open hour's spool file (pickles one after another; a record cut short
+        by a crash is where reading stops)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab") as fh:
+            pickle.dump(epochs, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.flush()
+
+    @staticmethod
+    def _unspool(path: Path) -> list[ObsBlock]:
+        out: list[ObsBlock] = []
+        if not path.exists():
+            return out
+        with open(path, "rb") as fh:
+            while True:
+                try:
+                    out += pickle.load(fh)
+                except EOFError:
+                    break
+                except Exception as exc:  # the last record was being written when the process died
+                    log.warning("spool %s: stopped at a damaged record (%s); %d epochs recovered", path, exc, len(out))
+                    break
+        return out
+
+    def recover(self) -> list[ArchivedFile]:
+        """Write the hours a previous process left in the spool (it died before closing them): call at
+        start-up, before new epochs arrive. Returns the files written (``_partN`` if the hour has one)."""
+        out = []
+        for path in sorted((self.root / ".spool").glob("*.pkl")):
+            epochs = self._unspool(path)
+            station = path.stem.rsplit("_", 1)[0]
+            if epochs:
+                out.append(self._obs_file(station, epochs))
+                log.warning("archive: recovered %d epochs of %s from %s", len(epochs), station, path.name)
+            path.unlink()
+        return out
+
+    def _write(self, station: str):
+        """Hand the station's open hour (spooled + buffered epochs) to the writer (see :meth:`_submit`)."""
+        epochs = self._buf.pop(station, [])
+        if not self._count.pop(station, 0):  # nothing in the open hour (spooled or buffered)
+            return None
+        spool = self._spool_path(station, self._hour[station])
+        return self._submit(lambda: self._obs_file(station, epochs, spool))
+
+    def _obs_file(self, station: str, epochs: list[ObsBlock], spool: Path | None = None) -> ArchivedFile | None:
         from rtk_engine.formats.rinex_obs_writer import write_obs
 
+        if spool is not None:
+            epochs = self._unspool(spool) + epochs
+        if not epochs:
+            return None
         block = stack_epochs(epochs)
-        hdr = replace(header or block.header)
+        hdr = replace(block.header)
         dts = np.diff(block.time_ns)
         interval = float(np.median(dts) / gt.NS) if dts.size else float("nan")
         hdr.interval_s = interval
@@ -238,6 +292,8 @@ class HourlyArchive:
         f = ArchivedFile(station, path, int(block.time_ns[0]), int(block.time_ns[-1]), block.n_epochs,
                          path.stat().st_size)
         log.info("archived %s: %d epochs -> %s", station, block.n_epochs, path)
+        if spool is not None:
+            spool.unlink(missing_ok=True)
         if self.on_file:
             self.on_file(f)
         return f

@@ -149,6 +149,38 @@ def test_background_writer_gives_the_same_files_off_the_callers_thread(tmp_path)
     bg.close()
 
 
+def test_open_hour_lives_in_the_spool_and_survives_a_crash(tmp_path):
+    """Memory holds only the epochs since the last spool append; a process that dies without a shutdown
+    leaves the rest of the open hour on disk, and the next start writes it (``recover``). Spooling does
+    not change the file: the same stream with and without it gives the same observations."""
+    data = shared_path(CAPTURE).read_bytes()
+    items, _ = decode_bytes(data, T_REF)
+    epochs = [x for x in items if isinstance(x, ObsBlock)]
+    archive = HourlyArchive(tmp_path / "a", spool_epochs=20)
+    for ep in epochs[:50]:
+        archive.add("HIRO", ep)
+    assert len(archive._buf["HIRO"]) == 10  # 40 epochs are on disk
+    del archive  # the process dies: no flush
+    files: list = []
+    again = HourlyArchive(tmp_path / "a", on_file=files.append)
+    assert [f.n_epochs for f in again.recover()] == [40] and len(files) == 1
+    assert not list((tmp_path / "a" / ".spool").glob("*"))
+    back, streamed = read_obs(files[0].path), stack_epochs(epochs[:40])
+    np.testing.assert_array_equal(back.time_ns, streamed.time_ns)
+    a, b = streamed.slot("G", "1C"), back.slot("G", "1C")
+    rows = streamed.systems == "G"
+    np.testing.assert_allclose(back.code_m[:, rows, b], streamed.code_m[:, rows, a], atol=6e-4, rtol=0)
+    assert again.recover() == []
+
+    def text(spool_epochs):
+        arch = HourlyArchive(tmp_path / f"s{spool_epochs}", spool_epochs=spool_epochs)
+        for ep in epochs:
+            arch.add("HIRO", ep)
+        (f,) = arch.flush()
+        return [ln for ln in gzip.decompress(f.path.read_bytes()).splitlines() if b"RUN BY / DATE" not in ln]
+    assert text(7) == text(10**6)
+
+
 def test_navigation_hours_dedup_and_restart(tmp_path):
     """Ephemerides are kept once per hour of receipt (a repeat in the next hour is written again, so each
     hour's file serves that hour alone); the observation hour closing writes the navigation hour; a
