@@ -9,7 +9,8 @@ Kernels:
 
 * ``lambda_core.reduce(L, D) -> (L, D, Z)`` and ``lambda_core.search(L, D, zs, m) -> (cand, sq)``:
   drop-in for :func:`rtk_engine.solvers.lambda_search.reduce` / ``search`` (LAMBDA decorrelation and
-  MLAMBDA search, about half of the RTK engine's time per epoch in pure Python).
+  MLAMBDA search, about half of the RTK engine's time per epoch in pure Python); ``ltdl_reduce_inv(C)``:
+  LtDL from numpy's Cholesky factor, the reduction and the exact Z^-1 in one call.
 * ``rtcm3_core``: RTCM 3 decoding on live streams: CRC-24Q and the frame scan of
   :mod:`rtk_engine.formats.rtcm3_frame`, the per-cell MSM arithmetic of
   :func:`rtk_engine.formats.rtcm3.msm_batch.decode_run`, the loss-of-lock rule, the epoch cell scatter,
@@ -39,6 +40,7 @@ __all__ = ["available", "enabled", "kernel", "set_enabled", "status"]
 log = logging.getLogger(__name__)
 _MODULES = ("lambda_core", "rinex_core", "rtcm3_core", "rtk_core", "slip_core")
 _loaded: dict[str, ModuleType | None] = {}
+_missing: set[tuple[str, str]] = set()
 _enabled = os.environ.get("BEIDOU_NO_EXT", "") in ("", "0")
 
 
@@ -76,7 +78,13 @@ def kernel(module: str, func: str) -> Callable | None:
     if not _enabled:
         return None
     mod = _load(module)
-    return None if mod is None else getattr(mod, func)
+    if mod is None:
+        return None
+    fn = getattr(mod, func, None)
+    if fn is None and (module, func) not in _missing:  # a build older than its .pyx: numpy until `make ext`
+        _missing.add((module, func))
+        log.warning("compiled kernel %s.%s missing (stale build); using the numpy path - run `make ext`", module, func)
+    return fn
 
 
 def status() -> dict[str, bool]:
