@@ -104,7 +104,8 @@ def test_kernels_bit_identical_on_random_problems():
 def test_reduce_inverse_and_success_rate_kernels_exact():
     """``reduce_inv`` gives reduce's (L, D, Z) plus an exact Z^-1 (the rounded LU inverse the numpy
     path uses, and Z Z^-1 = I exactly); ``success_rate`` equals the Python product bit for bit; and
-    ``lambda_search`` gives the same candidates, norms and success rate on both paths."""
+    ``lambda_search`` gives the same candidates, norms and success rate on both paths; ``ltdl_reduce_inv``
+    (ltdl after its Cholesky, then ``reduce_inv``) equals the two steps."""
     from rtk_engine._ext import lambda_core
     n_swapped = 0
     for Q, a in _random_problems(11, 120):
@@ -115,6 +116,9 @@ def test_reduce_inverse_and_success_rate_kernels_exact():
             assert np.array_equal(r, g)
         assert np.array_equal(Zi, np.round(np.linalg.inv(ref[2])))
         assert np.array_equal(ref[2] @ Zi, np.eye(a.size))
+        fused = lambda_core.ltdl_reduce_inv(np.linalg.cholesky((0.5 * (Q + Q.T))[::-1, ::-1]))  # ltdl folded in
+        for r, g in zip((L2, D2, Z2, Zi), fused):
+            assert np.array_equal(r, g)
         n_swapped += not np.array_equal(np.abs(ref[2]), np.eye(a.size))
         assert lambda_core.success_rate(ref[1]) == ls.success_rate(ref[1])
         outcome = []
@@ -134,6 +138,8 @@ def test_reduce_inverse_and_success_rate_kernels_exact():
         assert outcome[0].success_rate == outcome[1].success_rate
     assert n_swapped > 50  # real decorrelations (not identity Z) were compared
     assert lambda_core.success_rate(np.array([np.nan])) != lambda_core.success_rate(np.array([np.nan]))  # NaN kept
+    with pytest.raises(ls.LambdaError):  # a non-positive pivot, as ltdl
+        lambda_core.ltdl_reduce_inv(np.array([[1.0, 0.0], [0.5, 0.0]]))
 
 
 @NEEDS_EXT
@@ -162,10 +168,17 @@ def test_compiled_and_numpy_paths_same_rtk_solution_fujisawa_078(monkeypatch):
         calls["n"] += 1
         return compiled_reduce_inv(L, D)
 
+    compiled_ltdl_reduce_inv = lambda_core.ltdl_reduce_inv
+
+    def counted_ltdl_reduce_inv(c):
+        calls["n"] += 1
+        return compiled_ltdl_reduce_inv(c)
+
     # route the compiled kernel in both ways lambda_search may reach it: its module globals (before
     # it dispatches through rtk_engine._ext.kernel) and the compiled module itself (after)
     monkeypatch.setattr(lambda_core, "reduce", counted_reduce)
     monkeypatch.setattr(lambda_core, "reduce_inv", counted_reduce_inv)
+    monkeypatch.setattr(lambda_core, "ltdl_reduce_inv", counted_ltdl_reduce_inv)
     prev = _ext.set_enabled(False)
     try:
         monkeypatch.setattr(ls, "reduce", PY_REDUCE)

@@ -29,6 +29,30 @@ def reduce_inv(lmat, d):
     return _reduce(lmat, d, True)
 
 
+def ltdl_reduce_inv(c_in):
+    """:func:`reduce_inv` of :func:`rtk_engine.solvers.lambda_search.ltdl` given the lower Cholesky
+    factor ``C`` of the index-reversed covariance (``J Q J = C C^T``, numpy's ``cholesky``): with
+    ``U = J C J``, ``D = diag(U)^2`` and ``L = (U / diag(U)).T``, the same divisions as the reference.
+    Raises ``LambdaError`` on a non-positive diagonal."""
+    cdef const double[:, :] c = np.asarray(c_in, dtype=np.float64)
+    cdef Py_ssize_t n = c.shape[0], i, r
+    l_arr = np.empty((n, n))
+    d_arr = np.empty(n)
+    cdef double[:, ::1] L = l_arr
+    cdef double[::1] D = d_arr
+    cdef double du
+    for i in range(n):
+        if not (c[n - 1 - i, n - 1 - i] > 0.0):
+            from ..solvers.lambda_search import LambdaError
+            raise LambdaError("ambiguity covariance not positive definite")
+    for i in range(n):
+        du = c[n - 1 - i, n - 1 - i]  # U[i, i]
+        D[i] = du * du
+        for r in range(n):  # L[i, r] = U[r, i] / U[i, i]
+            L[i, r] = c[n - 1 - r, n - 1 - i] / du
+    return _reduce(l_arr, d_arr, True)
+
+
 def success_rate(d):
     """Bootstrapped success rate ``prod erf(1 / (2 sqrt(2 D_i)))`` of conditional variances ``D``
     [cycles^2], as :func:`rtk_engine.solvers.lambda_search.success_rate` (same libm ``erf``)."""

@@ -60,17 +60,20 @@ def ltdl(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     reversal, ``C`` lower) then ``U = J C J`` is upper with ``Q = U U^T``, so ``D = diag(U)^2`` and
     ``L^T = U diag(U)^-1``.
     """
-    a = np.asarray(q, dtype=float)
-    try:
-        c = np.linalg.cholesky(a[::-1, ::-1])
-    except np.linalg.LinAlgError:
-        raise LambdaError("ambiguity covariance not positive definite") from None
-    u = c[::-1, ::-1]
+    u = _chol_reversed(q)[::-1, ::-1]
     du = u.diagonal()
     if not (du > 0.0).all():
         raise LambdaError("ambiguity covariance not positive definite")
     lmat = (u / du[None, :]).T
     return lmat, du * du
+
+
+def _chol_reversed(q: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor ``C`` of the index-reversed ``Q``: ``J Q J = C C^T`` (see :func:`ltdl`)."""
+    try:
+        return np.linalg.cholesky(np.asarray(q, dtype=float)[::-1, ::-1])
+    except np.linalg.LinAlgError:
+        raise LambdaError("ambiguity covariance not positive definite") from None
 
 
 def reduce(lmat: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -218,12 +221,12 @@ def lambda_search(a: np.ndarray, Q: np.ndarray, m: int = 2) -> LambdaResult:
         raise LambdaError(f"need n >= 1 ambiguities and an n x n covariance, got {a.shape} and {Q.shape}")
     if not (np.isfinite(a).all() and np.isfinite(Q).all()):
         raise LambdaError("non-finite float ambiguities or covariance")
-    reduce_inv = _ext.kernel("lambda_core", "reduce_inv")  # optional Cython kernels, same numbers
-    if reduce_inv is None:
+    ltdl_reduce_inv = _ext.kernel("lambda_core", "ltdl_reduce_inv")  # optional Cython kernels, same numbers
+    if ltdl_reduce_inv is None:
         L, D, Z = decorrelate(Q)
         z_inv = None
-    else:  # also Z^-1, accumulated exactly during the reduction (no LU inverse)
-        L, D, Z, z_inv = reduce_inv(*ltdl(0.5 * (Q + Q.T)))
+    else:  # ltdl after its Cholesky, the reduction, and Z^-1 accumulated exactly (no LU inverse)
+        L, D, Z, z_inv = ltdl_reduce_inv(_chol_reversed(0.5 * (Q + Q.T)))
     # shift by the integer part to keep the search numbers small, then restore
     shift = np.round(a)
     zs = Z.T @ (a - shift)
