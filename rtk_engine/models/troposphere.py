@@ -52,8 +52,10 @@ def saastamoinen_zenith(lat_rad, h_m, humidity: float = 0.7):
     return zhd, zwd
 
 
-def _marini(sin_el, a, b, c):
-    top = 1.0 + a / (1.0 + b / (1.0 + c))
+def _marini(sin_el, a, b, c, top=None):
+    """Marini continued fraction; ``top`` (its value at sin_el = 1) may be given, computed alike."""
+    if top is None:
+        top = 1.0 + a / (1.0 + b / (1.0 + c))
     return top / (sin_el + a / (sin_el + b / (sin_el + c)))
 
 
@@ -122,10 +124,12 @@ def tropo_delay_site(el_rad: np.ndarray, lat_rad: float, h_m: float, doy: float,
     c = _coeffs_at(abs(math.degrees(lat_rad)))
     el = np.asarray(el_rad, float)
     sin_el = np.sin(np.maximum(el, _EL_MIN))
-    # the three continued fractions (hydrostatic, its height term, wet) in one broadcast call
-    abc = np.array([[c[0] - c[3] * cos_t, _NMF_HT[0], c[6]], [c[1] - c[4] * cos_t, _NMF_HT[1], c[7]],
-                    [c[2] - c[5] * cos_t, _NMF_HT[2], c[8]]])[:, :, None]
-    m_hyd, m_ht, mw = _marini(sin_el, abc[0], abc[1], abc[2])
+    # the three continued fractions (hydrostatic, its height term, wet) in one broadcast call; their
+    # numerators (the same float operations as _marini's) in scalar arithmetic
+    coef = ((c[0] - c[3] * cos_t, c[1] - c[4] * cos_t, c[2] - c[5] * cos_t), _NMF_HT, (c[6], c[7], c[8]))
+    top = [1.0 + a / (1.0 + b / (1.0 + cc)) for a, b, cc in coef]
+    abct = np.array([[f[0] for f in coef], [f[1] for f in coef], [f[2] for f in coef], top])[:, :, None]
+    m_hyd, m_ht, mw = _marini(sin_el, abct[0], abct[1], abct[2], abct[3])
     mh = m_hyd + (1.0 / sin_el - m_ht) * h_m / 1e3
     return np.where(el > 0.0, zhd * mh + zwd * mw, np.nan), mw
 
