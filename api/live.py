@@ -15,6 +15,7 @@ from cors_network.quality import QualitySnapshot
 class LiveState:
     caster: Any = None  # ntrip_caster.server.Caster when running
     ingests: dict[str, Any] = field(default_factory=dict)  # station code -> cors_network.ingest.StationIngest
+    relays: dict[str, Any] = field(default_factory=dict)  # station code -> cors_network.relay.StationRelay (pulled)
 
     def caster_snapshot(self, with_clients: bool = True) -> dict:
         if self.caster is None:

@@ -11,6 +11,21 @@ _CODE = re.compile(r"^[A-Za-z0-9_\-]{2,16}$")
 _MOUNT = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
+def source_problem(kind: str, url: str) -> str | None:
+    """Why a station's data source cannot work, or None. ``tcp`` and ``serial`` stations are pulled
+    from ``source_url`` (``tcp://host:port``, ``serial:///dev/ttyUSB0:115200``); an ``ntrip`` station
+    uploads to our caster (no URL) or is pulled from another caster (``ntrip://user:pass@host:port/MOUNT``)."""
+    url = (url or "").strip()
+    if kind in ("tcp", "serial"):
+        if not url.startswith(f"{kind}://") or len(url) <= len(kind) + 3:
+            return f"source_kind {kind!r} needs source_url {kind}://..., got {url!r}"
+        if kind == "tcp" and not re.fullmatch(r"tcp://[^/:]+:\d{1,5}/?", url):
+            return f"source_url must be tcp://host:port, got {url!r}"
+    if kind == "ntrip" and url and not re.fullmatch(r"ntrips?://[^/]+/[A-Za-z0-9_\-]{1,64}", url):
+        return f"an ntrip station pulled from another caster needs source_url ntrip://user:pass@host:port/MOUNT, got {url!r}"
+    return None
+
+
 class LoginIn(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
@@ -61,6 +76,13 @@ class StationIn(BaseModel):
         if not _CODE.match(v):
             raise ValueError("code: 2-16 letters, digits, '_' or '-'")
         return v.upper()
+
+    @model_validator(mode="after")
+    def _source(self):
+        problem = source_problem(self.source_kind, self.source_url)
+        if problem:
+            raise ValueError(problem)
+        return self
 
     @model_validator(mode="after")
     def _on_earth(self):

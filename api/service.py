@@ -13,7 +13,7 @@ import multiprocessing
 import secrets
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import uvicorn
@@ -22,6 +22,7 @@ from sqlalchemy import delete, select
 from cors_network.archive import ArchivedFile, HourlyArchive
 from cors_network.ingest import StationIngest
 from cors_network.integrity import IntegrityCycle, IntegrityMonitor, run_cycle_on
+from cors_network.relay import StationRelay, pulled_url
 from ntrip_caster.auth import Account, hash_password
 from ntrip_caster.config import CasterConfig
 from ntrip_caster.server import Caster
@@ -53,6 +54,10 @@ class Service:
         self.sessions = self.app.state.sessions
         self.archive = HourlyArchive(self.settings.data_dir / "archive", on_file=self._archived, background=True)
         self._ingest_pw = secrets.token_urlsafe(16)
+        self._ingest_hash = hash_password(self._ingest_pw)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._relay_pw = secrets.token_urlsafe(16)  # pulled stations upload into their mountpoints with it
+        self._relay_hash = hash_password(self._relay_pw)
         self.integrity = IntegrityMonitor(self._registered_ecef)  # 1 h window, 30 s epochs
         self._tasks: dict[str, asyncio.Task] = {}
         self._stop = asyncio.Event()
@@ -134,15 +139,31 @@ class Service:
     def _caster_config(self) -> CasterConfig:
         with self.sessions() as db:
             accounts, mounts = accounts_from_db(db), mounts_from_db(db)
-        accounts.append(Account("_ingest", hash_password(self._ingest_pw)))
+            pulled = {s.mountpoint for s in db.scalars(select(Station)).all()
+                      if s.mountpoint and pulled_url(s.source_kind, s.source_url)}
+        # a pulled station's mountpoint takes its source from our relay only
+        mounts = [replace(m, source_password_hash=self._relay_hash) if m.name in pulled else m for m in mounts]
+        accounts.append(Account("_ingest", self._ingest_hash))
         return CasterConfig(host=self.settings.caster_host, port=self.settings.caster_port, name="BeiDou CORS",
                             operator="demo" if self.demo else "", accounts=accounts, mounts=mounts)
 
     def _on_change(self, what: str) -> None:
-        caster = self.live.caster
-        if caster is None:
+        """A resource changed in the database. API routes run on worker threads: the database reads
+        happen here, the caster, ingests and relays (event-loop objects) are updated on the loop."""
+        if self.live.caster is None or self._loop is None:
             return
         cfg = self._caster_config()
+        try:
+            on_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self._apply_change(cfg, what)
+        else:
+            self._loop.call_soon_threadsafe(self._apply_change, cfg, what)
+
+    def _apply_change(self, cfg: CasterConfig, what: str) -> None:
+        caster = self.live.caster
         caster.set_accounts(cfg.accounts)
         caster.set_mounts(cfg.mounts)
         log.info("caster reconfigured after a change of %s", what)
@@ -155,6 +176,7 @@ class Service:
         with self.sessions() as db:
             rows = [s for s in db.scalars(select(Station)).all() if s.mountpoint]
             wanted = {s.code: s.mountpoint for s in rows}
+            pulled = {s.code: (url, s.mountpoint) for s in rows if (url := pulled_url(s.source_kind, s.source_url))}
             self.archive.countries.update({s.code: s.country for s in rows})
             monitors = monitoring_receiver_codes(db)
         port = self.live.caster.port
@@ -175,6 +197,22 @@ class Service:
                 t = self._tasks.pop(f"ingest:{code}", None)
                 if t:
                     t.cancel()
+        self._sync_relays(pulled, port)
+
+    def _sync_relays(self, pulled: dict[str, tuple[str, str]], port: int) -> None:
+        """One relay per pulled station (TCP / serial / remote caster link -> its mountpoint here);
+        a changed link or mountpoint restarts it, a station no longer pulled stops it."""
+        for code, relay in list(self.live.relays.items()):
+            if pulled.get(code) != (relay.source_url, relay.upload_url.rsplit("/", 1)[-1]):
+                self.live.relays.pop(code)
+                t = self._tasks.pop(f"relay:{code}", None)
+                if t:
+                    t.cancel()
+        for code, (url, mount) in pulled.items():
+            if code not in self.live.relays and mount in self.live.caster.mounts:  # never upload to a 404
+                relay = StationRelay(code, url, f"ntrip://:{self._relay_pw}@127.0.0.1:{port}/{mount}")
+                self.live.relays[code] = relay
+                self._tasks[f"relay:{code}"] = asyncio.create_task(relay.run(), name=f"relay:{code}")
 
     def persist_quality(self) -> None:
         """Store a quality sample per live station; update status and raise events on changes."""
@@ -219,6 +257,7 @@ class Service:
             from .demo_seed import seed_demo_network
 
             seed_demo_network(self.sessions, self.settings)
+        self._loop = asyncio.get_running_loop()
         caster = Caster(self._caster_config(), on_event=None)
         await caster.start()
         self.live.caster = caster

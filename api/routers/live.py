@@ -241,8 +241,15 @@ def stations_geojson(request: Request, db: Db, _: Reader) -> JSONResponse:
                               "antenna_type": s.antenna_type, "ecef_m": [s.x_m, s.y_m, s.z_m],
                               "updated_at": _iso(s.updated_at), "quality": q,
                               "mount_live": None if m is None else bool(m.get("live")),
+                              "link": _relay(request, s.code),
                               "mount_clients": None if m is None else int(m.get("clients", 0))}})
     return JSONResponse({"type": "FeatureCollection", "features": feats}, media_type=GEOJSON)
+
+
+def _relay(request: Request, code: str) -> dict | None:
+    """A pulled station's link (TCP / serial / remote caster -> our mountpoint): state, bytes, last error."""
+    relay = request.app.state.live.relays.get(code)
+    return None if relay is None else relay.snapshot()
 
 
 @router.get("/rovers.geojson", response_class=JSONResponse, responses=_GEO_RESPONSES)

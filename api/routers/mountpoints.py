@@ -5,6 +5,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy import select
 
+from cors_network.relay import pulled_url
 from rtk_engine.geodesy.ellipsoid import ecef_to_geodetic
 
 from ..models import Mountpoint, Station
@@ -45,14 +46,17 @@ def create_mountpoint(body: MountpointIn, db: Db, _: Operator, request: Request)
     m = Mountpoint(name=body.name, kind=body.kind, view_of=body.view_of, messages=body.messages,
                    format=body.format, systems=body.systems, enabled=body.enabled)
     if body.kind == "base":
-        if body.station_code is None or body.source_password is None:
-            raise HTTPException(422, "a base mountpoint needs station_code and source_password")
+        if body.station_code is None:
+            raise HTTPException(422, "a base mountpoint needs station_code")
         st = db.scalar(select(Station).where(Station.code == body.station_code.upper()))
         if st is None:
             raise HTTPException(404, f"no station {body.station_code!r}")
+        pulled = pulled_url(st.source_kind, st.source_url) is not None  # the service relays it: no upload password
+        if body.source_password is None and not pulled:
+            raise HTTPException(422, "a base mountpoint of a station that uploads needs source_password")
         lat, lon, _h = ecef_to_geodetic(np.array([st.x_m, st.y_m, st.z_m]))
         m.station_id, m.lat_deg, m.lon_deg = st.id, float(np.degrees(lat)), float(np.degrees(lon))
-        m.source_password_hash = hash_password(body.source_password)
+        m.source_password_hash = hash_password(body.source_password) if body.source_password else ""
     elif body.kind == "view":
         base = get_mount(db, body.view_of) if body.view_of else None
         if base is None or not body.messages:

@@ -9,7 +9,7 @@ from rtk_engine.geodesy.projections import ecef_to_cgcs2000, gauss_kruger
 
 from ..models import Station, StationEvent
 from ..pagination import Page, PageParams, paginate
-from ..schemas import EventOut, StationIn, StationOut, StationPatch
+from ..schemas import EventOut, StationIn, StationOut, StationPatch, source_problem
 from ..security import Db, Operator, Reader
 
 router = APIRouter(prefix="/api/stations", tags=["stations"])
@@ -59,7 +59,11 @@ def read_station(code: str, db: Db, _: Reader) -> StationOut:
 @router.patch("/{code}", response_model=StationOut)
 def update_station(code: str, body: StationPatch, db: Db, _: Operator, request: Request) -> StationOut:
     s = get_station(db, code)
-    for k, v in body.model_dump(exclude_unset=True).items():
+    changes = body.model_dump(exclude_unset=True)
+    problem = source_problem(changes.get("source_kind", s.source_kind), changes.get("source_url", s.source_url))
+    if problem:
+        raise HTTPException(422, problem)
+    for k, v in changes.items():
         setattr(s, k, v)
     db.commit()
     request.app.state.changed("stations")
