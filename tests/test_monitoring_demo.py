@@ -1,7 +1,7 @@
 """The demo service's monitoring tower: a simulated receiver (rtk_engine.simulate) on a creeping slope
 near Chongqing, its creep put into the observations by ``inject_displacement``, streams RTCM3 into the
 caster as an NTRIP source; the service ingests it and solves it live against CQ05. The test runs the
-creep fast (1 mm/s) so that, within a minute, the solved series follows the injected motion and the
+creep fast (1 mm/s) so that, within a minute and a half, the solved series follows the injected motion and the
 horizontal-displacement rule raises an alarm."""
 from __future__ import annotations
 
@@ -46,10 +46,10 @@ def test_demo_tower_is_solved_live_and_its_creep_raises_an_alarm(tmp_path):
                     r = await http.get("/api/monitoring/points/TWR1/displacements", headers=h)
                     return [s for s in r.json()["items"] if s["quality"] == 1]
 
-                async def enough():
-                    return len(await series()) >= 40
+                async def enough():  # 80 s: the velocity fit's error ~ scatter / (T sqrt(N)) is ~0.01 mm/s
+                    return len(await series()) >= 80
 
-                await _wait(enough, 120, "40 fixed live solutions of the tower")
+                await _wait(enough, 180, "80 fixed live solutions of the tower")
 
                 async def alarmed():
                     r = await http.get("/api/monitoring/alarms?point=TWR1", headers=h)
@@ -73,6 +73,9 @@ def test_demo_tower_is_solved_live_and_its_creep_raises_an_alarm(tmp_path):
     ts = (t - t[0]) * 1e-9
     v_got = np.polyfit(ts, got[:, :2], 1)[0]
     v_true = np.polyfit(ts, truth[:, :2], 1)[0]
+    resid = got[:, :2] - truth[:, :2]
+    print(f"\n{len(t)} fixed solutions over {ts[-1]:.0f} s: velocity {v_got} mm/s (injected {v_true}); "
+          f"offset from truth median {np.median(np.hypot(*resid.T)):.1f} mm, scatter {resid.std(axis=0)} mm")
     np.testing.assert_allclose(v_got, v_true, atol=0.05)  # 0.6 / -0.8 mm/s injected
     assert np.median(np.hypot(*(got[:, :2] - truth[:, :2]).T)) < 15.0
     a = next(a for a in alarms if a["rule"] == "horizontal")
