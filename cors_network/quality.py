@@ -40,6 +40,28 @@ class QualitySnapshot:
     epochs: int
 
 
+class _Ring:
+    """The last ``capacity`` values as one float64 array (8 bytes a value; a deque of Python floats
+    takes ~40): hundreds of stations keep their multipath residuals in memory."""
+
+    def __init__(self, capacity: int) -> None:
+        self.buf = np.empty(capacity)
+        self.end = 0  # total values ever written
+        self.capacity = capacity
+
+    def __len__(self) -> int:
+        return min(self.end, self.capacity)
+
+    def extend(self, values: np.ndarray) -> None:
+        values = np.asarray(values, float)[-self.capacity:]
+        i = (self.end + np.arange(values.size)) % self.capacity
+        self.buf[i] = values
+        self.end += values.size
+
+    def values(self) -> np.ndarray:
+        return self.buf[: len(self)]
+
+
 class _ArcTable:
     """Per-satellite arc state as arrays (one row per satellite id ever seen): running MP means,
     sample count, last epoch [GPST ns] and last geometry-free value [m]."""
@@ -70,10 +92,12 @@ class _ArcTable:
 class StationQuality:
     interval_s: float = 1.0
     window_s: float = 600.0
+    # epoch times [GPST ns] of the completeness window only (older ones dropped as epochs arrive)
     _times: deque = field(default_factory=lambda: deque(maxlen=100_000))
+    _first_t: int | None = None  # the first epoch time seen: completeness spans from there at most
     _latency: deque = field(default_factory=lambda: deque(maxlen=600))
-    _mp1: deque = field(default_factory=lambda: deque(maxlen=20_000))
-    _mp2: deque = field(default_factory=lambda: deque(maxlen=20_000))
+    _mp1: _Ring = field(default_factory=lambda: _Ring(20_000))
+    _mp2: _Ring = field(default_factory=lambda: _Ring(20_000))
     _arcs: _ArcTable = field(default_factory=_ArcTable)
     _phase_obs: int = 0
     _slips: int = 0
@@ -84,7 +108,13 @@ class StationQuality:
     def update(self, epoch: ObsBlock, received_unix_s: float | None = None) -> None:
         """Add one epoch (E = 1)."""
         t_ns = int(epoch.time_ns[0])
-        self._times.append(t_ns)
+        times = self._times
+        times.append(t_ns)
+        if self._first_t is None:
+            self._first_t = t_ns
+        oldest = t_ns - int(self.window_s * gt.NS)
+        while times[0] <= oldest:
+            times.popleft()
         self.epochs += 1
         self._last = epoch
         recv = time.time() if received_unix_s is None else received_unix_s
@@ -147,8 +177,8 @@ class StationQuality:
             arcs.mean1[r] += (mp1[idx] - arcs.mean1[r]) / arcs.n[r]
             arcs.mean2[r] += (mp2[idx] - arcs.mean2[r]) / arcs.n[r]
             settled = arcs.n[r] >= 10  # skip the first epochs of an arc while its mean settles
-            self._mp1.extend((mp1[idx] - arcs.mean1[r])[settled].tolist())
-            self._mp2.extend((mp2[idx] - arcs.mean2[r])[settled].tolist())
+            self._mp1.extend((mp1[idx] - arcs.mean1[r])[settled])
+            self._mp2.extend((mp2[idx] - arcs.mean2[r])[settled])
             arcs.last_t[r] = t_ns
             arcs.last_gf[r] = gf[idx]
 
@@ -161,13 +191,13 @@ class StationQuality:
         snr = last.snr_dbhz[0]
         cn0 = float(np.nanmean(snr)) if np.isfinite(snr).any() else None
         t = np.fromiter(self._times, np.int64)
-        t_end = t[-1]
+        t_end = int(t[-1])
         in_win = t[t > t_end - int(self.window_s * gt.NS)]
-        span = min(self.window_s, (t_end - t[0]) / gt.NS + self.interval_s)
+        span = min(self.window_s, (t_end - self._first_t) / gt.NS + self.interval_s)
         completeness = min(1.0, len(np.unique(in_win)) / max(1.0, round(span / self.interval_s)))
 
-        def rms(d):
-            return float(np.sqrt(np.mean(np.square(np.fromiter(d, float))))) if len(d) else None
+        def rms(ring: _Ring):
+            return float(np.sqrt(np.mean(np.square(ring.values())))) if len(ring) else None
 
         return QualitySnapshot(
             sats_per_system={str(s): int(c) for s, c in zip(systems, counts)},

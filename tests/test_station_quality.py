@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from cors_network.quality import StationQuality
+from cors_network.quality import StationQuality, _Ring
 from rtk_engine.formats.rinex_obs import read_obs
 from tests.conftest import shared_path
 
@@ -49,3 +49,29 @@ def test_slip_detected_when_phase_jumps(esbc_2h):
     g = np.flatnonzero(jumped.sats == "G05")
     jumped.phase_cyc[30:, g, 0] += 5.0  # 5-cycle slip on one signal, no LLI set
     assert run(jumped).slips_per_1000 > clean.slips_per_1000
+
+
+def test_memory_is_bounded_by_the_window(esbc_2h):
+    """A station runs for months: the completeness times are kept for the window only (they used to be
+    kept for 100,000 epochs, 3.6 MB a station) and the multipath residuals in a fixed float64 ring."""
+    q = StationQuality(interval_s=30.0, window_s=1800.0)  # the last 60 epochs of the 240
+    for i, ep in enumerate(esbc_2h.epochs()):
+        if not 150 <= i < 170:  # 20 epochs lost before the last window
+            q.update(ep, received_unix_s=0.0)
+    assert len(q._times) == 60 and q.snapshot().completeness == pytest.approx(1.0)
+    q2 = StationQuality(interval_s=30.0, window_s=1800.0)
+    for i, ep in enumerate(esbc_2h.epochs()):
+        if not 200 <= i < 220:  # 20 of the last 60 lost
+            q2.update(ep, received_unix_s=0.0)
+    assert len(q2._times) == 40 and q2.snapshot().completeness == pytest.approx(40 / 60, abs=0.01)
+    assert q2._mp1.buf.nbytes == 20_000 * 8
+
+
+def test_multipath_ring_keeps_the_last_values():
+    ring = _Ring(5)
+    ring.extend(np.arange(3.0))
+    assert sorted(ring.values()) == [0.0, 1.0, 2.0]
+    ring.extend(np.arange(3.0, 7.0))
+    assert sorted(ring.values()) == [2.0, 3.0, 4.0, 5.0, 6.0] and len(ring) == 5
+    ring.extend(np.arange(10.0, 22.0))  # more than the capacity at once
+    assert sorted(ring.values()) == [17.0, 18.0, 19.0, 20.0, 21.0]
