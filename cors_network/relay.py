@@ -41,6 +41,7 @@ class StationRelay:
     source_url: str
     upload_url: str
     max_backoff_s: float = 30.0
+    idle_timeout_s: float = 30.0  # a link silent this long is dropped and reopened (hung receiver, half-open TCP)
     state: str = "starting"  # connecting | streaming | waiting (after an error)
     last_error: str | None = None
     bytes_relayed: int = 0
@@ -57,6 +58,8 @@ class StationRelay:
                 self.last_error = "link closed by the station"
             except asyncio.CancelledError:
                 raise
+            except TimeoutError:
+                self.last_error = f"no data from the station for {self.idle_timeout_s:g} s"
             except Exception as exc:  # any link or caster error: report, back off, retry
                 self.last_error = f"{type(exc).__name__}: {exc}"
             log.warning("relay %s (%s): %s; retrying in %.0f s", self.code, _safe(self.source_url),
@@ -80,15 +83,23 @@ class StationRelay:
             await upload.close()
 
     async def _chunks(self):
+        """The link's bytes; ends when the link closes, raises TimeoutError when it falls silent."""
         if self.source_url.startswith(("ntrip://", "ntrips://")):
             self.link_connects += 1
-            async for chunk in NtripClient(self.source_url, version=2).stream(reconnect=False):
-                yield chunk
-            return
+            chunks = NtripClient(self.source_url, version=2).stream(reconnect=False)
+            try:
+                while True:
+                    try:
+                        chunk = await asyncio.wait_for(chunks.__anext__(), self.idle_timeout_s)
+                    except StopAsyncIteration:
+                        return
+                    yield chunk
+            finally:
+                await chunks.aclose()
         stream = await open_stream(self.source_url)
         self.link_connects += 1
         try:
-            while chunk := await stream.read(65536):
+            while chunk := await asyncio.wait_for(stream.read(65536), self.idle_timeout_s):
                 yield chunk
         finally:
             await stream.close()

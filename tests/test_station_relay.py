@@ -137,3 +137,29 @@ def test_tcp_and_serial_stations_are_relayed_into_their_mountpoints(tmp_path):
             os.close(slave)
 
     asyncio.run(main())
+
+
+def test_a_silent_link_is_dropped_after_the_idle_timeout():
+    """A receiver that hangs (or a half-open TCP connection) must not leave the station dead."""
+    from cors_network.relay import StationRelay, pulled_url
+
+    async def main():
+        accepted = []
+
+        async def silent(reader, writer):
+            accepted.append(writer)
+            await asyncio.sleep(30)
+        server = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        relay = StationRelay("HUNG", f"tcp://127.0.0.1:{port}", "ntrip://:x@127.0.0.1:1/HUNG", idle_timeout_s=0.3)
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError):
+            async for _ in relay._chunks():
+                pass
+        assert 0.25 < time.monotonic() - t0 < 5 and accepted and relay.link_connects == 1
+        server.close()
+
+    asyncio.run(main())
+    assert pulled_url("tcp", "tcp://10.0.0.5:5018") == "tcp://10.0.0.5:5018"
+    assert pulled_url("ntrip", "") is None and pulled_url("replay", "x.rnx") is None
+    assert pulled_url("ntrip", "ntrips://u:p@caster.example:443/M") is not None
