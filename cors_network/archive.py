@@ -70,6 +70,10 @@ class HourlyArchive:
         self.on_file = on_file  # callback(ArchivedFile); on the writer thread when ``background``
         self.hatanaka = hatanaka
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="archive-writer") if background else None
+        # spool appends on their own thread: at the top of the hour the writer is busy for seconds per
+        # station, and the next hour's epochs must not pile up in memory behind it
+        self._spooler = ThreadPoolExecutor(1, thread_name_prefix="archive-spool") if background else None
+        self._last_spool: dict[str, Future] = {}  # a station's latest spool append (its hour file waits for it)
         self._pending: list[Future] = []
         self._lock = threading.Lock()  # file naming: one write at a time picks a free name
         self.spool_epochs = spool_epochs
@@ -100,7 +104,11 @@ class HourlyArchive:
             written = self._write(station) or written
         elif len(buf) >= self.spool_epochs:
             self._buf[station] = []
-            self._submit(lambda: self._spool(self._spool_path(station, hour), buf))
+            path = self._spool_path(station, hour)
+            if self._spooler is None:
+                self._spool(path, buf)
+            else:
+                self._last_spool[station] = self._track(self._spooler.submit(self._logged, self._spool, path, buf))
         return written
 
     def add_nav(self, station: str, eph: KeplerEphemeris | GlonassEphemeris, received_gpst_ns: int
@@ -139,26 +147,30 @@ class HourlyArchive:
         return [f for fut in obs + nav if fut is not None and (f := fut.result()) is not None]
 
     def close(self) -> None:
-        """Flush, then stop the writer thread."""
+        """Flush, then stop the writer threads."""
         self.flush()
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
+        for pool in (self._spooler, self._writer):
+            if pool is not None:
+                pool.shutdown(wait=True)
+
+    @staticmethod
+    def _logged(fn, *args):
+        try:
+            return fn(*args)
+        except Exception:
+            log.exception("archive write failed")
+            raise
+
+    def _track(self, fut: Future) -> Future:
+        with self._lock:
+            self._pending = [p for p in self._pending if not p.done()] + [fut]
+        return fut
 
     def _submit(self, job):
         """Run ``job`` (-> ArchivedFile) now, or on the writer thread (-> its Future)."""
         if self._writer is None:
             return job()
-
-        def logged():
-            try:
-                return job()
-            except Exception:
-                log.exception("archive write failed")
-                raise
-        fut = self._writer.submit(logged)
-        with self._lock:
-            self._pending = [p for p in self._pending if not p.done()] + [fut]
-        return fut
+        return self._track(self._writer.submit(self._logged, job))
 
     def _path(self, station: str, t_ns: int, kind: str, interval_s: float = float("nan")) -> Path:
         d = gt.to_datetime(t_ns)
@@ -268,7 +280,13 @@ class HourlyArchive:
         if not self._count.pop(station, 0):  # nothing in the open hour (spooled or buffered)
             return None
         spool = self._spool_path(station, self._hour[station])
-        return self._submit(lambda: self._obs_file(station, epochs, spool))
+        appended = self._last_spool.pop(station, None)
+
+        def job():
+            if appended is not None:
+                appended.result()  # the hour's last spool append is on disk
+            return self._obs_file(station, epochs, spool)
+        return self._submit(job)
 
     def _obs_file(self, station: str, epochs: list[ObsBlock], spool: Path | None = None) -> ArchivedFile | None:
         from rtk_engine.formats.rinex_obs_writer import write_obs
