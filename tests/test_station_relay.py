@@ -119,6 +119,7 @@ def test_tcp_and_serial_stations_are_relayed_into_their_mountpoints(tmp_path):
                 assert svc.live.ingests["HIRO"].position_ecef_m is not None
                 feats = (await http.get("/api/stations.geojson", headers=h)).json()["features"]
                 link = {f["id"]: f["properties"]["link"] for f in feats}
+                assert {f["properties"]["country"] for f in feats} == {"CHN"}
                 assert link["HIRO"]["state"] == "streaming" and link["HIRO"]["source"].startswith("tcp://127.0.0.1")
                 assert link["SER1"]["bytes_relayed"] > 10_000
                 # nobody else can upload into a pulled station's mountpoint

@@ -694,7 +694,11 @@ function stationPopup(p, lat, lon, h) {
     ["status", `<span class="pill pill-${esc(p.status)}">${esc(p.status)}</span>`],
     ["lat, lon", `${lat.toFixed(6)}°, ${lon.toFixed(6)}°`], ["height", `${fmt(h, 3)} m`],
     ["mountpoint", esc(p.mountpoint || "—")], ["receiver", esc(p.receiver_type || "—")],
-    ["antenna", esc(p.antenna_type || "—")],
+    ["antenna", esc(p.antenna_type || "—")], ["country", esc(p.country || "—")],
+    ["source", p.link  // a pulled station: its link's state (and why it is down)
+      ? `${esc(p.link.state)} · ${esc(p.link.source)}` + (p.link.state !== "streaming" && p.link.last_error
+        ? ` <span class="muted">${esc(p.link.last_error)}</span>` : "")
+      : esc(p.source_kind || "—")],
     ["satellites", q ? satChips(q.sats_per_system) : "no live data"]]);
 }
 

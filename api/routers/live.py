@@ -238,7 +238,8 @@ def stations_geojson(request: Request, db: Db, _: Reader) -> JSONResponse:
                           "properties": {
                               "code": s.code, "name": s.name, "status": s.status, "mountpoint": s.mountpoint,
                               "source_kind": s.source_kind, "receiver_type": s.receiver_type,
-                              "antenna_type": s.antenna_type, "ecef_m": [s.x_m, s.y_m, s.z_m],
+                              "antenna_type": s.antenna_type, "country": s.country,
+                              "ecef_m": [s.x_m, s.y_m, s.z_m],
                               "updated_at": _iso(s.updated_at), "quality": q,
                               "mount_live": None if m is None else bool(m.get("live")),
                               "link": _relay(request, s.code),
