@@ -170,7 +170,7 @@ def test_a_silent_link_is_dropped_after_the_idle_timeout():
         with pytest.raises(TimeoutError):
             async for _ in relay._chunks():
                 pass
-        assert 0.25 < time.monotonic() - t0 < 5 and accepted and relay.link_connects == 1
+        assert time.monotonic() - t0 > 0.25 and accepted and relay.link_connects == 1  # fired, after the timeout
         server.close()
 
     asyncio.run(main())
