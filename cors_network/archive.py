@@ -312,6 +312,9 @@ class HourlyArchive:
         log.info("archived %s: %d epochs -> %s", station, block.n_epochs, path)
         if spool is not None:
             spool.unlink(missing_ok=True)
+        if self._writer is not None:  # the writer thread: hand this hour's transient memory back
+            del block, text, epochs
+            _trim_heap()
         if self.on_file:
             self.on_file(f)
         return f
@@ -330,6 +333,26 @@ class HourlyArchive:
             except OSError:
                 pass
         return gone
+
+def _trim_heap() -> None:
+    """Give freed heap memory back to the operating system (glibc ``malloc_trim``; a no-op elsewhere).
+    A station-hour passes ~100 MB of transient arrays and text through the writer thread, and glibc
+    keeps what a thread's arena freed: measured over two hours of one station, RSS 316 -> 431 MB
+    without, 144 -> 166 MB with the trim after each hour file."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL(None).malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
+
 
 def _concat(rows: list):
     """One container from many (Kepler or GLONASS) ephemeris containers, in one pass."""
