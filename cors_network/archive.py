@@ -3,7 +3,7 @@
 Observation epochs are collected per (station, hour) and written when the hour is complete (an epoch
 of a later hour arrives), on :meth:`HourlyArchive.flush` (shutdown: a partial hour is written, nothing
 is lost), or when the hour exceeds ``max_epochs``. The open hour lives on disk, not in memory: every
-``spool_epochs`` epochs are appended to a spool file (``archive/.spool/CODE_HOUR.pkl``), so memory per
+``spool_epochs`` epochs are appended to a spool file (``archive/.spool/CODE_HOUR_SEQ.pkl``), so memory per
 station stays at a few dozen epochs (a 1 Hz three-system hour is ~34 MB as arrays), and a process that
 dies without a shutdown loses at most those: :meth:`HourlyArchive.recover` writes the hours left in
 the spool at the next start.
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import logging
 import pickle
 import threading
@@ -79,6 +80,8 @@ class HourlyArchive:
         self.spool_epochs = spool_epochs
         self._buf: dict[str, list[ObsBlock]] = {}  # epochs not yet spooled
         self._count: dict[str, int] = {}  # epochs of the open hour (spooled + buffered)
+        self._spool_file: dict[str, Path] = {}  # the open hour's spool file: a new one for each file written
+        self._spool_seq = itertools.count()
         self._hour: dict[str, int] = {}
         # navigation per station: rows of the open hour, their dedup keys, the hour
         self._nav: dict[str, list[KeplerEphemeris | GlonassEphemeris]] = {}
@@ -104,7 +107,9 @@ class HourlyArchive:
             written = self._write(station) or written
         elif len(buf) >= self.spool_epochs:
             self._buf[station] = []
-            path = self._spool_path(station, hour)
+            path = self._spool_file.get(station)
+            if path is None:  # every file gets its own spool: the writer reads it while new epochs arrive
+                path = self._spool_file[station] = self.root / ".spool" / f"{station}_{hour}_{next(self._spool_seq)}.pkl"
             if self._spooler is None:
                 self._spool(path, buf)
             else:
@@ -233,9 +238,6 @@ class HourlyArchive:
         return f
 
     # ------------------------------------------------------------------ spool: the open hour on disk
-    def _spool_path(self, station: str, hour: int) -> Path:
-        return self.root / ".spool" / f"{station}_{hour}.pkl"
-
     @staticmethod
     def _spool(path: Path, epochs: list[ObsBlock]) -> None:
         """Append epochs to the open hour's spool file (pickles one after another; a record cut short
@@ -267,7 +269,7 @@ class HourlyArchive:
         out = []
         for path in sorted((self.root / ".spool").glob("*.pkl")):
             epochs = self._unspool(path)
-            station = path.stem.rsplit("_", 1)[0]
+            station = path.stem.rsplit("_", 2)[0]  # CODE_HOUR_SEQ
             if epochs:
                 out.append(self._obs_file(station, epochs))
                 log.warning("archive: recovered %d epochs of %s from %s", len(epochs), station, path.name)
@@ -279,7 +281,7 @@ class HourlyArchive:
         epochs = self._buf.pop(station, [])
         if not self._count.pop(station, 0):  # nothing in the open hour (spooled or buffered)
             return None
-        spool = self._spool_path(station, self._hour[station])
+        spool = self._spool_file.pop(station, None)
         appended = self._last_spool.pop(station, None)
 
         def job():

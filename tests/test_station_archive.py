@@ -181,6 +181,22 @@ def test_open_hour_lives_in_the_spool_and_survives_a_crash(tmp_path):
     assert text(7) == text(10**6)
 
 
+def test_files_cut_by_max_epochs_keep_every_epoch_with_the_writer_thread(tmp_path):
+    """A stream faster than 1 Hz fills ``max_epochs`` inside the hour: the file written then and the
+    epochs arriving meanwhile use different spools, so none is lost or written twice."""
+    data = shared_path(CAPTURE).read_bytes()
+    items, _ = decode_bytes(data, T_REF)
+    epochs = [x for x in items if isinstance(x, ObsBlock)]
+    archive = HourlyArchive(tmp_path, max_epochs=25, spool_epochs=7, background=True)
+    for ep in epochs:
+        archive.add("HIRO", ep)
+    archive.close()
+    files = sorted(tmp_path.rglob("*_MO*.crx.gz"))
+    times = np.concatenate([read_obs(f).time_ns for f in files])
+    assert len(files) == 3 and sorted(times.tolist()) == [int(e.time_ns[0]) for e in epochs]
+    assert not list((tmp_path / ".spool").glob("*"))
+
+
 def test_navigation_hours_dedup_and_restart(tmp_path):
     """Ephemerides are kept once per hour of receipt (a repeat in the next hour is written again, so each
     hour's file serves that hour alone); the observation hour closing writes the navigation hour; a
