@@ -24,6 +24,10 @@ log = logging.getLogger("beidou.relay")
 PULLED_KINDS = ("tcp", "serial", "ntrip")
 
 
+class LinkSilent(ConnectionError):
+    """The station's link delivered nothing for ``idle_timeout_s``."""
+
+
 def pulled_url(source_kind: str, source_url: str) -> str | None:
     """The link to pull a station from, or None when the station uploads to us (or is simulated)."""
     url = (source_url or "").strip()
@@ -58,10 +62,8 @@ class StationRelay:
                 self.last_error = "link closed by the station"
             except asyncio.CancelledError:
                 raise
-            except TimeoutError:
-                self.last_error = f"no data from the station for {self.idle_timeout_s:g} s"
             except Exception as exc:  # any link or caster error: report, back off, retry
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                self.last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             log.warning("relay %s (%s): %s; retrying in %.0f s", self.code, _safe(self.source_url),
                         self.last_error, self._backoff_s)
             self.state = "waiting"
@@ -83,14 +85,14 @@ class StationRelay:
             await upload.close()
 
     async def _chunks(self):
-        """The link's bytes; ends when the link closes, raises TimeoutError when it falls silent."""
+        """The link's bytes; ends when the link closes, raises :class:`LinkSilent` when it falls silent."""
         if self.source_url.startswith(("ntrip://", "ntrips://")):
             self.link_connects += 1
             chunks = NtripClient(self.source_url, version=2).stream(reconnect=False)
             try:
                 while True:
                     try:
-                        chunk = await asyncio.wait_for(chunks.__anext__(), self.idle_timeout_s)
+                        chunk = await self._within_idle(chunks.__anext__())
                     except StopAsyncIteration:
                         return
                     yield chunk
@@ -99,10 +101,16 @@ class StationRelay:
         stream = await open_stream(self.source_url)
         self.link_connects += 1
         try:
-            while chunk := await asyncio.wait_for(stream.read(65536), self.idle_timeout_s):
+            while chunk := await self._within_idle(stream.read(65536)):
                 yield chunk
         finally:
             await stream.close()
+
+    async def _within_idle(self, read):
+        try:
+            return await asyncio.wait_for(read, self.idle_timeout_s)
+        except TimeoutError:
+            raise LinkSilent(f"no data from the station for {self.idle_timeout_s:g} s") from None
 
     def snapshot(self) -> dict:
         return {"state": self.state, "source": _safe(self.source_url), "bytes_relayed": self.bytes_relayed,

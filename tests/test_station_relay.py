@@ -155,7 +155,7 @@ def test_tcp_and_serial_stations_are_relayed_into_their_mountpoints(tmp_path):
 
 def test_a_silent_link_is_dropped_after_the_idle_timeout():
     """A receiver that hangs (or a half-open TCP connection) must not leave the station dead."""
-    from cors_network.relay import StationRelay, pulled_url
+    from cors_network.relay import LinkSilent, StationRelay, pulled_url
 
     async def main():
         accepted = []
@@ -167,7 +167,7 @@ def test_a_silent_link_is_dropped_after_the_idle_timeout():
         port = server.sockets[0].getsockname()[1]
         relay = StationRelay("HUNG", f"tcp://127.0.0.1:{port}", "ntrip://:x@127.0.0.1:1/HUNG", idle_timeout_s=0.3)
         t0 = time.monotonic()
-        with pytest.raises(TimeoutError):
+        with pytest.raises(LinkSilent, match="no data from the station for 0.3 s"):
             async for _ in relay._chunks():
                 pass
         assert time.monotonic() - t0 > 0.25 and accepted and relay.link_connects == 1  # fired, after the timeout
