@@ -7,23 +7,10 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cors_network.relay import source_problem
+
 _CODE = re.compile(r"^[A-Za-z0-9_\-]{2,16}$")
 _MOUNT = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
-
-
-def source_problem(kind: str, url: str) -> str | None:
-    """Why a station's data source cannot work, or None. ``tcp`` and ``serial`` stations are pulled
-    from ``source_url`` (``tcp://host:port``, ``serial:///dev/ttyUSB0:115200``); an ``ntrip`` station
-    uploads to our caster (no URL) or is pulled from another caster (``ntrip://user:pass@host:port/MOUNT``)."""
-    url = (url or "").strip()
-    if kind in ("tcp", "serial"):
-        if not url.startswith(f"{kind}://") or len(url) <= len(kind) + 3:
-            return f"source_kind {kind!r} needs source_url {kind}://..., got {url!r}"
-        if kind == "tcp" and not re.fullmatch(r"tcp://[^/:]+:\d{1,5}/?", url):
-            return f"source_url must be tcp://host:port, got {url!r}"
-    if kind == "ntrip" and url and not re.fullmatch(r"ntrips?://[^/]+/[A-Za-z0-9_\-]{1,64}", url):
-        return f"an ntrip station pulled from another caster needs source_url ntrip://user:pass@host:port/MOUNT, got {url!r}"
-    return None
 
 
 class LoginIn(BaseModel):

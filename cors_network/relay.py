@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -34,6 +35,21 @@ def pulled_url(source_kind: str, source_url: str) -> str | None:
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if source_kind in PULLED_KINDS and (scheme == source_kind or (source_kind, scheme) == ("ntrip", "ntrips")):
         return url
+    return None
+
+
+def source_problem(kind: str, url: str) -> str | None:
+    """Why a station's data source cannot work, or None. ``tcp`` and ``serial`` stations are pulled
+    from ``source_url`` (``tcp://host:port``, ``serial:///dev/ttyUSB0:115200``); an ``ntrip`` station
+    uploads to our caster (no URL) or is pulled from another caster (``ntrip://user:pass@host:port/MOUNT``)."""
+    url = (url or "").strip()
+    if kind in ("tcp", "serial"):
+        if not url.startswith(f"{kind}://") or len(url) <= len(kind) + 3:
+            return f"source_kind {kind!r} needs source_url {kind}://..., got {url!r}"
+        if kind == "tcp" and not re.fullmatch(r"tcp://[^/:]+:\d{1,5}/?", url):
+            return f"source_url must be tcp://host:port, got {url!r}"
+    if kind == "ntrip" and url and not re.fullmatch(r"ntrips?://[^/]+/[A-Za-z0-9_\-]{1,64}", url):
+        return f"an ntrip station pulled from another caster needs source_url ntrip://user:pass@host:port/MOUNT, got {url!r}"
     return None
 
 

@@ -5,11 +5,12 @@ import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy import select
 
+from cors_network.relay import source_problem
 from rtk_engine.geodesy.projections import ecef_to_cgcs2000, gauss_kruger
 
 from ..models import Station, StationEvent
 from ..pagination import Page, PageParams, paginate
-from ..schemas import EventOut, StationIn, StationOut, StationPatch, source_problem
+from ..schemas import EventOut, StationIn, StationOut, StationPatch
 from ..security import Db, Operator, Reader
 
 router = APIRouter(prefix="/api/stations", tags=["stations"])
