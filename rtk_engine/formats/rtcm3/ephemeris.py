@@ -151,9 +151,6 @@ class EphemerisMessage:
         """What makes two ephemerides of one satellite distinct, from the raw fields (no ``nav`` row):
         (toe GPST ns,) for GLONASS, (toe GPST ns, IODE, source) otherwise - the row's values."""
         f, t = self.fields, self.msg_type
-        if t == 1019:  # the most frequent: toe as _kepler_times computes it
-            toe = _week_near(f["DF076"], 1024, self.t_ref_ns) * _WEEK_NS + f["DF093"] * 16 * _NS
-            return (toe, f["DF071"], 1)
         if t == 1020:
             return (_glonass_times(f, self.t_ref_ns)[0],)
         return (_kepler_times(f, self.t_ref_ns, adjust=False)[0], f[_IODE_FIELD[t]], _SOURCE[t])
