@@ -147,8 +147,8 @@ class RtkFilter:
         self.det_b = SlipDetector(wavelength_m, opts.slip)
         self.n_rejected = 0
         self._trop_llh = None
-        self._epoch_terms = (None, None, 0, None)
-        self._doy: tuple = (None, None)  # (arrays, day of year of each epoch)  # (arrays, (index, time), day of year, base model) of the last epoch
+        self._epoch_terms = (None, None, 0, None)  # (arrays, (index, time), day of year, base model) of the last epoch
+        self._doy: tuple = (None, None)  # (arrays, day of year of each epoch)
         nz = opts.noise
         self.snr_w_r = SnrDropWeights((s, f), nz.snr_drop_decay_db_per_s, nz.snr_drop_free_db,
                                       nz.snr_drop_db_per_decade, nz.snr_drop_max_factor)
