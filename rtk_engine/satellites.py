@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import isin
+
 SYSTEMS = "GRECJIS"
 SYSTEM_NAMES = {"G": "GPS", "R": "GLONASS", "E": "Galileo", "C": "BeiDou", "J": "QZSS",
                 "I": "NavIC", "S": "SBAS"}
@@ -51,12 +53,12 @@ def is_bds_geo(sats) -> np.ndarray:
     """True for BeiDou GEO satellites (C01-C05, C59-C63)."""
     a = np.atleast_1d(np.asarray(sats, dtype="<U3"))
     prn = prns_of(a)
-    return (systems_of(a) == "C") & np.isin(prn, list(BDS_GEO_PRNS))
+    return (systems_of(a) == "C") & isin(prn, np.array(sorted(BDS_GEO_PRNS)))
 
 
 def is_bds_igso(sats) -> np.ndarray:
     a = np.atleast_1d(np.asarray(sats, dtype="<U3"))
-    return (systems_of(a) == "C") & np.isin(prns_of(a), list(BDS_IGSO_PRNS))
+    return (systems_of(a) == "C") & isin(prns_of(a), np.array(sorted(BDS_IGSO_PRNS)))
 
 
 def is_bds3(sats) -> np.ndarray:

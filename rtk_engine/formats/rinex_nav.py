@@ -29,6 +29,7 @@ import os
 import numpy as np
 
 from .. import gnss_time as gt
+from ..arrays import unique
 from ..nav import (KEPLER_FLOAT_FIELDS, KEPLER_INT_FIELDS, GlonassEphemeris, KeplerEphemeris,
                    NavData)
 from ..satellites import SYSTEMS, is_bds_geo
@@ -350,7 +351,7 @@ def _kepler_from(recs: _Records, sys_: np.ndarray, msg: np.ndarray, v2: bool, na
                                    for k in KEPLER_INT_FIELDS}
     extra = {k: np.full(n, np.nan) for k in ("toe_sow", "ttr_sow", "ura_idx") + EXTRA_KEPLER_FIELDS}
     layout_name = np.array([_MSG_LAYOUT.get((s, m), "") for s, m in zip(sys_.tolist(), msg.tolist())])
-    for lay in np.unique(layout_name):
+    for lay in unique(layout_name):
         rows = np.flatnonzero(layout_name == lay)
         for fname, (ln, pos) in _LAYOUTS[lay].items():
             v = vals[rows, pos] if ln == 0 else vals[rows, 3 + 4 * (ln - 1) + pos]
@@ -408,13 +409,14 @@ def _check_semicircles(cols: dict, sys_: np.ndarray, sats: np.ndarray, name: str
 
     Detected per system from the inclination of its MEO/IGSO records: 55-56 deg (0.96 rad) for
     GPS, Galileo and BeiDou, i.e. 0.31 if in semicircles; a median below 0.5 marks the whole
-    system's records in the file. Always reported in ``notes`` (and logged); with ``repair`` the
+    system's records in the file (tested as "most below 0.5": ``np.median`` would import numpy.ma, see
+    ``rtk_engine.arrays``). Always reported in ``notes`` (and logged); with ``repair`` the
     angles are scaled by pi. (Found in OPEC00NOR_S_20220010000_01D_CN.rnx; RTKLIB reads such
     files literally and puts the satellites thousands of km off.)
     """
     for s in ("G", "E", "C"):
         meo = (sys_ == s) & ~is_bds_geo(sats) & np.isfinite(cols["i0"])
-        if meo.sum() >= 3 and np.median(np.abs(cols["i0"][meo])) < 0.5:
+        if meo.sum() >= 3 and (np.abs(cols["i0"][meo]) < 0.5).mean() > 0.5:
             rows = sys_ == s
             med = float(np.median(np.abs(cols["i0"][meo])))
             if repair:

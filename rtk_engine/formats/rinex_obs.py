@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import _ext, gnss_time
+from ..arrays import unique
 from ..obs import ObsBlock, ObsHeader
 from ..satellites import SYSTEMS
 from .compressed import CompressedDataError, decompress_bytes
@@ -674,7 +675,7 @@ def assemble(raw: RawHeader, rec: Records, systems: str | None, name: str) -> Ob
         header.skipped.append(f"{int((keep & ~known).sum())} record(s) of system(s) {bad_sys} without "
                               f"observation types in the header skipped")
         keep &= known
-    sats = np.unique(rec.rec_sat[keep])
+    sats = unique(rec.rec_sat[keep])
     signals: dict[str, tuple[str, ...]] = {}
     col_map: dict[str, list[tuple[int, str, int]]] = {}  # sys -> (column, kind, slot)
     present_sys = set(sats.astype("<U1").tolist())
@@ -708,8 +709,9 @@ def assemble(raw: RawHeader, rec: Records, systems: str | None, name: str) -> Ob
         e_i, s_i = rec.rec_epoch[rows], sat_idx[rows]
         # duplicate (epoch, satellite) records: the last one wins, with a note
         key = e_i * sats.size + s_i
-        if np.unique(key).size != key.size:
-            header.skipped.append(f"{key.size - np.unique(key).size} duplicate {s} record(s) in an epoch: last kept")
+        n_distinct = unique(key).size
+        if n_distinct != key.size:
+            header.skipped.append(f"{key.size - n_distinct} duplicate {s} record(s) in an epoch: last kept")
         phase_slots = {slot for _, kind, slot in cols if kind == "L"}
         for t, kind, slot in cols:
             v = rec.values[rows, t]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arrays import isin
 from ..gnss_time import NS
 from ..nav import GlonassEphemeris, KeplerEphemeris, NavData
 
@@ -140,8 +141,7 @@ def select_kepler(k: KeplerEphemeris, sats, t_gpst_ns, *, galileo: str = "inav",
         usable &= k.health == 0
     cls = _message_class(k, galileo, beidou, gps)
     # per satellite: does it have any usable record of the preferred class?
-    has_pref = np.unique(k.sat[usable & (cls == 1)])
-    sat_pref = np.isin(k.sat, has_pref)
+    sat_pref = isin(k.sat, k.sat[usable & (cls == 1)])
     take = usable & np.where(sat_pref, cls == 1, True)
     idx = np.flatnonzero(take)
     order = np.lexsort((k.ttr_ns[idx], k.toe_ns[idx], k.sat[idx]))

@@ -22,9 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from .linalg import LinAlgError, chol, chol_solve, sorted_unique, sub
+from .linalg import LinAlgError, chol, chol_solve, sub
 
 from ... import _ext
+from ...arrays import sorted_unique
 from ...geodesy.ellipsoid import ecef_to_geodetic, enu_rotation
 from ..lambda_search import LambdaError, lambda_search
 
@@ -153,7 +154,7 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
             except LinAlgError:
                 continue
             hs = horizontal_std(x_fix[:NP], cov)
-            n_left = np.unique(ss).size - n_sats_fixed
+            n_left = sorted_unique(ss).size - n_sats_fixed
             precise = bool(hs <= o.iono_max_hor_std_m) and n_left <= o.iono_max_unfixed_sats
             reason = "" if precise else (f"integers held, fixed position horizontal sigma {hs * 1e3:.1f} mm, "
                                          f"{n_left} eligible satellites unfixed")

@@ -28,8 +28,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from .linalg import LinAlgError, chol, chol_solve, put_sub, sorted_unique, sub
+from .linalg import LinAlgError, chol, chol_solve, put_sub, sub
 
+from ...arrays import sorted_unique, unique
 from ...geodesy.ellipsoid import ecef_to_geodetic_point, enu_rotation_point
 from ...models.geometry import geometric_range
 from ...models.troposphere import tropo_delay_site
@@ -550,7 +551,7 @@ class RtkFilter:
                     return rows, x_post, Pn
             # rejected phases: re-initialise ambiguities (a group whose reference looks bad: its reference)
             self.n_rejected += int(bad_phase.sum())
-            for grp in np.unique(gn[bad_phase]):
+            for grp in unique(gn[bad_phase]):
                 in_g = gn == grp
                 if in_g.sum() >= 2 and bad_phase[in_g].mean() > 0.5:
                     mask = np.zeros(self.shape, bool)

@@ -36,12 +36,3 @@ def put_sub(P: np.ndarray, ix: np.ndarray, block: np.ndarray) -> None:
     """``P[np.ix_(ix, ix)] = block`` for an integer index vector, in place."""
     P[ix[:, None], ix] = block
 
-
-def sorted_unique(a: np.ndarray) -> np.ndarray:
-    """``np.unique`` of an already sorted 1-D array (e.g. the rows from ``np.nonzero``), without the sort."""
-    if a.size == 0:
-        return a
-    keep = np.empty(a.size, bool)
-    keep[0] = True
-    np.not_equal(a[1:], a[:-1], out=keep[1:])
-    return a[keep]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...arrays import intersect
 from ...constants import CLIGHT
 from ...geodesy.ellipsoid import ecef_to_geodetic
 from ...models.geometry import az_el_from_los, geometric_range
@@ -148,7 +149,7 @@ def signal_layout(rover: ObsBlock, base: ObsBlock, opts: RtkOptions) -> SignalLa
                 lst.append((band, rc, bc))
         if lst:
             codes[s] = lst
-    sats = np.intersect1d(rover.sats, base.sats)
+    sats = intersect(rover.sats, base.sats)
     sats = sats[np.isin(systems_of(sats), list(codes))]
     if sats.size == 0:
         raise RtkInputError(f"rover and base share no satellites with a common signal in systems {opts.systems!r}")
@@ -251,7 +252,7 @@ def prepare(rover: ObsBlock, base: ObsBlock, nav, base_pos, opts: RtkOptions,
         skipped.append(msg)
     layout = layout or signal_layout(rover, base, opts)
     if "R" not in opts.systems:
-        n_glo = np.intersect1d(rover.sats[systems_of(rover.sats) == "R"], base.sats[systems_of(base.sats) == "R"]).size
+        n_glo = intersect(rover.sats[systems_of(rover.sats) == "R"], base.sats[systems_of(base.sats) == "R"]).size
         if n_glo:
             msg = f"GLONASS: {n_glo} satellites observed by both receivers not used (not in systems {opts.systems!r})"
             log.info(msg)
