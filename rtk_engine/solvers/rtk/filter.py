@@ -159,6 +159,7 @@ class RtkFilter:
         self.var_factor_b = np.ones((s, f))
         self._wl_ok = np.isfinite(wavelength_m)
         self._el_mask_rad = np.radians(opts.elevation_mask_deg)
+        self._kin_pos_P = np.eye(3) * opts.noise.kinematic_pos_std_m ** 2  # kinematic position prior [m^2]
 
     # ------------------------------------------------------------------ helpers
     def _amb(self, x: np.ndarray) -> np.ndarray:
@@ -268,7 +269,7 @@ class RtkFilter:
             self.x[:NP] = self.pos_prev + self.vel * dt
             self.P[:NP, :] = 0.0
             self.P[:, :NP] = 0.0
-            self.P[:NP, :NP] = np.eye(3) * opts.noise.kinematic_pos_std_m ** 2
+            self.P[:NP, :NP] = self._kin_pos_P
         else:
             q = opts.noise.static_pos_process_m_per_sqrt_s ** 2 * abs(dt)
             self.P[:NP, :NP] += np.eye(3) * q
@@ -288,7 +289,7 @@ class RtkFilter:
             seed = self._seed_position(A, k, ok, sd_phase, sd_code, el)
             if seed is not None:
                 self.x[:NP] = seed
-                self.P[:NP, :NP] = np.eye(3) * opts.noise.kinematic_pos_std_m ** 2
+                self.P[:NP, :NP] = self._kin_pos_P
             if self.use_iono is None:  # "auto": decided on the first epoch's baseline length
                 base_km = np.linalg.norm((seed if seed is not None else self.base_pos) - self.base_pos) / 1e3
                 self.use_iono = bool(base_km > opts.iono_auto_baseline_km)
@@ -595,8 +596,8 @@ class RtkFilter:
         xa = self.x[ix]
         a, PHt, TPTt = dd_transform(*ar.dd_cols, xa, Pa)
         v = ar.fixed_amb - a
-        R = np.eye(a.size) * self.opts.ar.hold_var_cyc2
-        S = TPTt + R
+        S = TPTt  # + hold_var_cyc2 on the diagonal (T P T^T is a fresh array; x + 0.0 off it is x)
+        S.flat[:: a.size + 1] += self.opts.ar.hold_var_cyc2
         try:
             c = chol(S)
         except LinAlgError:
