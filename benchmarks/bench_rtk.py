@@ -12,7 +12,7 @@ modules are byte-compiled first, as an installed package is: with ``PYTHONDONTWR
 (set on the test machine) every run would otherwise recompile its ~40 modules from source, about
 100 ms per process that no installed ``beidou`` pays.
 
-    .venv/bin/python benchmarks/bench_rtk.py [--repeat 5]
+    .venv/bin/python benchmarks/bench_rtk.py [--repeat 7]
 """
 from __future__ import annotations
 
