@@ -15,6 +15,8 @@ SYSTEM_NAMES = {"G": "GPS", "R": "GLONASS", "E": "Galileo", "C": "BeiDou", "J": 
 # BeiDou orbit classes by PRN (ICD and CSNO constellation status)
 BDS_GEO_PRNS = frozenset({1, 2, 3, 4, 5, 59, 60, 61, 62, 63})
 BDS_IGSO_PRNS = frozenset({6, 7, 8, 9, 10, 13, 16, 31, 38, 39, 40, 56})
+_BDS_GEO_PRN_LIST = np.array(sorted(BDS_GEO_PRNS))
+_BDS_IGSO_PRN_LIST = np.array(sorted(BDS_IGSO_PRNS))
 BDS3_FIRST_PRN = 19  # C19 and above are BDS-3 (BDS-3S test satellites included)
 
 
@@ -53,12 +55,12 @@ def is_bds_geo(sats) -> np.ndarray:
     """True for BeiDou GEO satellites (C01-C05, C59-C63)."""
     a = np.atleast_1d(np.asarray(sats, dtype="<U3"))
     prn = prns_of(a)
-    return (systems_of(a) == "C") & isin(prn, np.array(sorted(BDS_GEO_PRNS)))
+    return (systems_of(a) == "C") & isin(prn, _BDS_GEO_PRN_LIST)
 
 
 def is_bds_igso(sats) -> np.ndarray:
     a = np.atleast_1d(np.asarray(sats, dtype="<U3"))
-    return (systems_of(a) == "C") & isin(prns_of(a), np.array(sorted(BDS_IGSO_PRNS)))
+    return (systems_of(a) == "C") & isin(prns_of(a), _BDS_IGSO_PRN_LIST)
 
 
 def is_bds3(sats) -> np.ndarray:

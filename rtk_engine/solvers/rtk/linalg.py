@@ -50,4 +50,3 @@ def sub(P: np.ndarray, ix: np.ndarray) -> np.ndarray:
 def put_sub(P: np.ndarray, ix: np.ndarray, block: np.ndarray) -> None:
     """``P[np.ix_(ix, ix)] = block`` for an integer index vector, in place."""
     P[ix[:, None], ix] = block
-
