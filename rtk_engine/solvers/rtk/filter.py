@@ -52,6 +52,14 @@ def iono_mapping(el_rad: np.ndarray) -> np.ndarray:
     return 1.0 / np.sqrt(1.0 - c * c)
 
 
+def pierce_offset_1000km(az_rad: np.ndarray, el_rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """East and north offset [1000 km] of the single-layer (350 km) pierce point from the station,
+    along the surface: R * psi (sin az, cos az), psi the Earth-central angle to the pierce point."""
+    psi = 0.5 * np.pi - el_rad - np.arcsin(R_EARTH_M / (R_EARTH_M + IONO_H_M) * np.cos(el_rad))
+    d = R_EARTH_M * 1e-6 * psi
+    return d * np.sin(az_rad), d * np.cos(az_rad)
+
+
 @dataclass
 class EpochResult:
     """One epoch's output (ECEF m, covariance m^2)."""
@@ -102,6 +110,7 @@ class _DdLayout:
     vert_on: bool
     ion: tuple | None  # (iono state i, j, mu i, mu j) when iono_on
     h_vert: np.ndarray | None
+    h_grad: np.ndarray | None = None  # [m, 2] d(DD delay) / d(gradient east, north) when on
     R: np.ndarray | None = None
 
 
@@ -118,7 +127,7 @@ class RtkFilter:
         self.base_pos = np.asarray(base_pos, float)
         s, f = wavelength_m.shape
         self.shape = (s, f)
-        self.nx = NP + s * f + s + 1
+        self.nx = NP + s * f + s + 3
         self.amb_idx = (NP + np.arange(s * f)).reshape(s, f)
         # single-difference slant ionospheric delay at 1575.42 MHz [m], one per satellite (used when
         # ionosphere estimation is on); mu scales it to each signal: (f_L1 / f)^2
@@ -127,6 +136,9 @@ class RtkFilter:
         # M(el) * vertical + its own residual state (M: single-layer mapping at 350 km)
         self.ivert_idx = NP + s * f + s
         self.ivert_on = False
+        # optional horizontal gradient of that vertical delay over the pierce points [m at L1 per 1000 km,
+        # east and north]: vertical at a satellite's pierce point = vertical + g . (pierce point - station)
+        self.igrad_idx = NP + s * f + s + 1 + np.arange(2)
         self.iono_active = np.zeros(s, bool)
         self.iono_outage = np.zeros(s, int)
         self.mu = (wavelength_m / (299_792_458.0 / 1575.42e6)) ** 2
@@ -157,9 +169,17 @@ class RtkFilter:
         self.var_factor_r = np.ones((s, f))
         self.var_factor_b = np.ones((s, f))
         self._wl_ok = np.isfinite(wavelength_m)
+        self._base_rot = None
         self._el_mask_rad = np.radians(opts.elevation_mask_deg)
 
     # ------------------------------------------------------------------ helpers
+    def _base_enu_rot(self) -> np.ndarray:
+        """ECEF -> local east/north/up rotation at the base (computed once)."""
+        if self._base_rot is None:
+            lat, lon, _ = ecef_to_geodetic_point(*self.base_pos.tolist())
+            self._base_rot = enu_rotation_point(lat, lon)
+        return self._base_rot
+
     def _amb(self, x: np.ndarray) -> np.ndarray:
         """The ambiguity states of a state vector as an [S, F] view (``x[self.amb_idx]`` without a copy)."""
         return x[NP:NP + self.amb_idx.size].reshape(self.shape)
@@ -205,8 +225,16 @@ class RtkFilter:
             self.P[:, v] = 0.0
             self.P[v, v] = (n.iono_vertical_std_m_per_10km * base_km / 10.0) ** 2
             self.ivert_on = True
+            if n.iono_gradient_std_m_per_10km > 0:
+                g = self.igrad_idx
+                self.x[g] = 0.0
+                self.P[g, :] = 0.0
+                self.P[:, g] = 0.0
+                self.P[g, g] = (n.iono_gradient_std_m_per_10km * base_km / 10.0) ** 2
         elif self.ivert_on and dt:
             self.P[self.ivert_idx, self.ivert_idx] += n.iono_vertical_process_m_per_sqrt_s ** 2 * abs(dt)
+            if n.iono_gradient_std_m_per_10km > 0:
+                self.P[self.igrad_idx, self.igrad_idx] += n.iono_gradient_process_m_per_sqrt_s ** 2 * abs(dt)
         new = seen & ~self.iono_active
         if new.any():
             idx = self.iono_idx[new]
@@ -413,7 +441,8 @@ class RtkFilter:
         amb_j = self.amb_idx[j_s, j_f]
         iono_on = bool(self.use_iono) and self.iono_active[i_s].all() and self.iono_active[j_s].all()
         vert_on = iono_on and self.ivert_on
-        h_vert = None
+        grad_on = vert_on and opts.noise.iono_gradient_std_m_per_10km > 0
+        h_vert = h_grad = None
         if iono_on:
             ion_i, ion_j = self.iono_idx[i_s], self.iono_idx[j_s]
             mu_i, mu_j = self.mu[i_s, i_f], self.mu[j_s, j_f]
@@ -423,9 +452,17 @@ class RtkFilter:
                     mb = A.iono_map_b[k]
                     mf = np.where(np.isfinite(mb), mb, mf)
                 h_vert = mu_i * mf[i_s] - mu_j * mf[j_s]  # d(DD delay) / d(vertical)
+                if grad_on:  # d(DD delay) / d(gradient east, north): the pierce points seen from the base
+                    enu = (A.sat_pos_r[k] - self.base_pos) @ self._base_enu_rot().T
+                    az = np.arctan2(enu[:, 0], enu[:, 1])
+                    de, dn = pierce_offset_1000km(az, el)
+                    h_grad = np.stack((mu_i * mf[i_s] * de[i_s] - mu_j * mf[j_s] * de[j_s],
+                                       mu_i * mf[i_s] * dn[i_s] - mu_j * mf[j_s] * dn[j_s]), axis=1)
             ix = np.concatenate((_POS_IX, self.amb_idx[self.active], self.iono_idx[self.iono_active]))
             if vert_on:
                 ix = np.append(ix, self.ivert_idx)
+            if grad_on:
+                ix = np.append(ix, self.igrad_idx)
         else:
             ix = np.concatenate((_POS_IX, self.amb_idx[self.active]))
         col = np.full(self.nx, -1)
@@ -443,10 +480,14 @@ class RtkFilter:
         if vert_on:
             H[r, col[self.ivert_idx]] = -h_vert
             H[m + r, col[self.ivert_idx]] = h_vert
+        if grad_on:
+            H[np.ix_(r, col[self.igrad_idx])] = -h_grad
+            H[np.ix_(m + r, col[self.igrad_idx])] = h_grad
         var_sd = self._sd_var(el)
         lay = _DdLayout(i_s=i_s, i_f=i_f, j_s=j_s, j_f=j_f, amb_i=amb_i, amb_j=amb_j, gn=g[nonref], ix=ix,
                         col=col, H=H, vi=var_sd[i_s, i_f], vj=var_sd[j_s, j_f], iono_on=iono_on,
-                        vert_on=vert_on, ion=(ion_i, ion_j, mu_i, mu_j) if iono_on else None, h_vert=h_vert)
+                        vert_on=vert_on, ion=(ion_i, ion_j, mu_i, mu_j) if iono_on else None, h_vert=h_vert,
+                        h_grad=h_grad)
         # the time-correlated code weight depends on the lock counts, which a rejection resets
         if not (opts.noise.code_correlation_s > 0 and self.use_iono and self.dt):
             lay.R = self._meas_cov(lay)
@@ -509,6 +550,8 @@ class RtkFilter:
                 dd_ion = mu_i * x_lin[ion_i] - mu_j * x_lin[ion_j]
                 if lay.vert_on:
                     dd_ion = dd_ion + lay.h_vert * x_lin[self.ivert_idx]
+                if lay.h_grad is not None:
+                    dd_ion = dd_ion + lay.h_grad @ x_lin[self.igrad_idx]
                 v_phi = v_phi + dd_ion  # phase advance: model -mu I
                 v_code = v_code - dd_ion
             R = lay.R if lay.R is not None else self._meas_cov(lay)

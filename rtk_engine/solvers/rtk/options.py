@@ -31,6 +31,8 @@ class NoiseOptions:
     iono_vertical_std_m_per_10km: float = 0.05
     iono_vertical_process_m_per_sqrt_s: float = 0.0001
     iono_residual_std_m_per_10km: float = 0.03
+    iono_gradient_std_m_per_10km: float = 0.05
+    iono_gradient_process_m_per_sqrt_s: float = 0.0001
     iono_mapping: str = "geometric"
     glonass_code_factor: float = 10.0
     snr_drop_decay_db_per_s: float = 0.1
