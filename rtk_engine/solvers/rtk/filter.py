@@ -127,7 +127,7 @@ class RtkFilter:
         self.base_pos = np.asarray(base_pos, float)
         s, f = wavelength_m.shape
         self.shape = (s, f)
-        self.nx = NP + s * f + s + 3
+        self.nx = NP + s * f + s + 4
         self.amb_idx = (NP + np.arange(s * f)).reshape(s, f)
         # single-difference slant ionospheric delay at 1575.42 MHz [m], one per satellite (used when
         # ionosphere estimation is on); mu scales it to each signal: (f_L1 / f)^2
@@ -139,6 +139,11 @@ class RtkFilter:
         # optional horizontal gradient of that vertical delay over the pierce points [m at L1 per 1000 km,
         # east and north]: vertical at a satellite's pierce point = vertical + g . (pierce point - station)
         self.igrad_idx = NP + s * f + s + 1 + np.arange(2)
+        # optional relative zenith wet delay (rover - base) [m], Niell wet mapping at the rover
+        self.trop_idx = NP + s * f + s + 3
+        self.use_trop: bool | None = None if opts.tropo == "auto" else opts.tropo == "estimate"
+        self.trop_on = False
+        self._wet_map: np.ndarray | None = None
         self.iono_active = np.zeros(s, bool)
         self.iono_outage = np.zeros(s, int)
         self.mu = (wavelength_m / (299_792_458.0 / 1575.42e6)) ** 2
@@ -302,6 +307,8 @@ class RtkFilter:
 
         if self.use_iono and not first:
             self._iono_time_update(ok, dt)
+        if self.trop_on and dt:
+            self.P[self.trop_idx, self.trop_idx] += opts.noise.tropo_process_m_per_sqrt_s ** 2 * abs(dt)
 
         sd_phase = phr - phb
         sd_code = cr - cb
@@ -321,6 +328,16 @@ class RtkFilter:
                 self.use_iono = bool(base_km > opts.iono_auto_baseline_km)
             if self.use_iono:
                 self._iono_time_update(ok, 0.0)
+            if self.use_trop is None:  # "auto": with ionosphere states or beyond tropo_auto_baseline_km
+                base_km = np.linalg.norm((seed if seed is not None else self.base_pos) - self.base_pos) / 1e3
+                self.use_trop = bool(self.use_iono or base_km > opts.tropo_auto_baseline_km)
+            if self.use_trop and not self.trop_on:
+                t_ = self.trop_idx
+                self.x[t_] = 0.0
+                self.P[t_, :] = 0.0
+                self.P[:, t_] = 0.0
+                self.P[t_, t_] = opts.noise.tropo_std_m ** 2
+                self.trop_on = True
 
         # ---- measurement update (iterated when the position moves far from the prior)
         rows = None
@@ -407,7 +424,7 @@ class RtkFilter:
             cache = self._epoch_terms = (A, (k, t), int(self._doy[1][k]),
                                          A.range_b_m[k] - A.sat_clk_b_m[k] + A.trop_b_m[k])
         doy, base_model = cache[2], cache[3]
-        trop, _ = tropo_delay_site(el_r, lat, h, doy)  # NaN below the horizon and for NaN LOS
+        trop, self._wet_map = tropo_delay_site(el_r, lat, h, doy)  # NaN below the horizon and for NaN LOS
         geo = ((rng - A.sat_clk_r_m[k] + trop) - base_model)[:, None]  # [S, 1]: broadcasts over the slots
         if A.ant_r is not None:
             az_r = np.arctan2(enu[:, 0], enu[:, 1]) % (2.0 * np.pi)
@@ -465,6 +482,8 @@ class RtkFilter:
                 ix = np.append(ix, self.igrad_idx)
         else:
             ix = np.concatenate((_POS_IX, self.amb_idx[self.active]))
+        if self.trop_on:
+            ix = np.append(ix, self.trop_idx)
         col = np.full(self.nx, -1)
         col[ix] = np.arange(ix.size)
         m = nonref.size
@@ -537,6 +556,12 @@ class RtkFilter:
         H = lay.H.copy()
         H[:m, :NP] = h_pos
         H[m:, :NP] = h_pos
+        if self.trop_on:  # d(DD range) / d(relative zenith wet delay), at the rover's elevations
+            wm = self._wet_map
+            h_trop = wm[i_s] - wm[j_s]
+            c_t = lay.col[self.trop_idx]
+            H[:m, c_t] = h_trop
+            H[m:, c_t] = h_trop
         x_lin = x_lin.copy()
         inactive = ~self.active
         self._amb(x_lin)[inactive] = 0.0
@@ -554,6 +579,10 @@ class RtkFilter:
                     dd_ion = dd_ion + lay.h_grad @ x_lin[self.igrad_idx]
                 v_phi = v_phi + dd_ion  # phase advance: model -mu I
                 v_code = v_code - dd_ion
+            if self.trop_on:
+                dd_trop = h_trop * x_lin[self.trop_idx]
+                v_phi = v_phi - dd_trop
+                v_code = v_code - dd_trop
             R = lay.R if lay.R is not None else self._meas_cov(lay)
             # innovation about the prior: z - h(x_lin) + H (x_lin - x_prior)
             v = np.concatenate((v_phi, v_code)) + H @ (x_lin[ix] - x_prior[ix])
