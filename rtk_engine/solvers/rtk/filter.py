@@ -33,6 +33,7 @@ from .linalg import LinAlgError, chol, chol_solve, put_sub, sorted_unique, sub
 from ...geodesy.ellipsoid import ecef_to_geodetic_point, enu_rotation_point
 from ...models.geometry import geometric_range
 from ...models.troposphere import tropo_delay_site
+from ...satellites import is_bds_geo
 from ...solution import Quality
 from .ambiguity import ArResult, dd_transform, group_refs, resolve
 from .cycle_slip import SlipDetector
@@ -149,6 +150,8 @@ class RtkFilter:
         self.mu = (wavelength_m / (299_792_458.0 / 1575.42e6)) ** 2
         self.is_glo = np.char.startswith(np.asarray(sats, "<U3"), "R")
         self.use_iono: bool | None = None if opts.iono == "auto" else opts.iono == "estimate"
+        if self.use_iono:
+            self._geo_ar_with_iono()
         self.x = np.zeros(self.nx)
         self.P = np.zeros((self.nx, self.nx))
         self.active = np.zeros((s, f), bool)
@@ -178,6 +181,13 @@ class RtkFilter:
         self._el_mask_rad = np.radians(opts.elevation_mask_deg)
 
     # ------------------------------------------------------------------ helpers
+    def _geo_ar_with_iono(self) -> None:
+        """With ionosphere states, BeiDou GEO ambiguities join AR (``ar.bds_geo_with_iono``): a float GEO
+        ambiguity is degenerate with the satellite's own ionosphere state and, its geometry never
+        changing, keeps the position error of the epochs that determined it."""
+        if self.opts.ar.bds_geo_with_iono:
+            self.fixable = self.fixable | is_bds_geo(self.sats)
+
     def _base_enu_rot(self) -> np.ndarray:
         """ECEF -> local east/north/up rotation at the base (computed once)."""
         if self._base_rot is None:
@@ -326,6 +336,8 @@ class RtkFilter:
             if self.use_iono is None:  # "auto": decided on the first epoch's baseline length
                 base_km = np.linalg.norm((seed if seed is not None else self.base_pos) - self.base_pos) / 1e3
                 self.use_iono = bool(base_km > opts.iono_auto_baseline_km)
+                if self.use_iono:
+                    self._geo_ar_with_iono()
             if self.use_iono:
                 self._iono_time_update(ok, 0.0)
             if self.use_trop is None:  # "auto": with ionosphere states or beyond tropo_auto_baseline_km

@@ -49,6 +49,7 @@ class ArOptions:
     elevation_mask_deg: float = 15.0
     min_lock_epochs: int = 0
     exclude_bds_geo: bool = True
+    bds_geo_with_iono: bool = True
     ratio_at_10: float = 3.0
     ratio_min: float = 1.8
     ratio_max: float = 6.0
