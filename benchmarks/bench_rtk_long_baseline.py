@@ -188,6 +188,7 @@ def main() -> None:
     print(f"{'case':34s} {'sys':3s} {'TTFF':>5s} {'fix>30s':>7s} {'maxH':>6s} {'rmsH':>6s} {'max|V|':>7s} "
           f"{'wrong':>5s}  goal" + ("  H|true" if a.diag else ""))
     n_ok = n_all = 0
+    by_len: dict[str, list[int]] = {"20 km": [0, 0], "5 km": [0, 0]}
     hmax_all = []
     tic = time.perf_counter()
     for seed, hour, az, dh, rovers in cases:
@@ -203,9 +204,12 @@ def main() -> None:
                       flush=True)
                 n_ok += r["ok"]
                 n_all += 1
+                by_len["5 km" if rover == "R05" else "20 km"][0] += r["ok"]
+                by_len["5 km" if rover == "R05" else "20 km"][1] += 1
                 hmax_all.append(r["hmax"])
     hm = np.array(hmax_all)
-    print(f"meets goal in {n_ok} of {n_all} runs; median max H {np.nanmedian(hm) * 1e3:.1f} mm, "
+    parts = ", ".join(f"{k}: {v[0]} of {v[1]}" for k, v in by_len.items() if v[1])
+    print(f"meets goal in {n_ok} of {n_all} runs ({parts}); median max H {np.nanmedian(hm) * 1e3:.1f} mm, "
           f"{np.isnan(hm).sum()} runs never fixed ({time.perf_counter() - tic:.0f} s)")
 
 
