@@ -12,6 +12,9 @@ Design
   satellite free: the DD ambiguities are formed from them when needed (as RTKLIB does).
   Kinematic: the position is re-estimated every epoch from a prior (last position + last velocity
   * dt, sigma ``kinematic_pos_std_m``), no dynamics model. Static: one constant position.
+  Long baselines (``iono``): single-difference ionosphere states (per satellite, a common vertical
+  and its east/north gradients over the pierce points); optionally (``tropo``) a relative zenith
+  wet delay.
 * Everything inside an epoch is vectorised over satellites x signals; the epoch loop is the only
   Python loop. Matrix work uses the active subset of states only.
 * Ambiguity resolution (``ambiguity.py``): DD ambiguities of eligible signals -> LAMBDA/MLAMBDA,
@@ -333,15 +336,14 @@ class RtkFilter:
             if seed is not None:
                 self.x[:NP] = seed
                 self.P[:NP, :NP] = np.eye(3) * opts.noise.kinematic_pos_std_m ** 2
+            base_km = np.linalg.norm((seed if seed is not None else self.base_pos) - self.base_pos) / 1e3
             if self.use_iono is None:  # "auto": decided on the first epoch's baseline length
-                base_km = np.linalg.norm((seed if seed is not None else self.base_pos) - self.base_pos) / 1e3
                 self.use_iono = bool(base_km > opts.iono_auto_baseline_km)
                 if self.use_iono:
                     self._geo_ar_with_iono()
             if self.use_iono:
                 self._iono_time_update(ok, 0.0)
             if self.use_trop is None:  # "auto": with ionosphere states or beyond tropo_auto_baseline_km
-                base_km = np.linalg.norm((seed if seed is not None else self.base_pos) - self.base_pos) / 1e3
                 self.use_trop = bool(self.use_iono or base_km > opts.tropo_auto_baseline_km)
             if self.use_trop and not self.trop_on:
                 t_ = self.trop_idx
