@@ -16,6 +16,7 @@
    (``iono_weighted``) and the output position is the loose float conditioned on the integers,
    FIX only when its horizontal sigma is below ``iono_max_hor_std_m`` and at most
    ``iono_max_unfixed_sats`` eligible satellites are left out (else the integers are only held).
+   BeiDou GEOs are eligible then (``ar.bds_geo_with_iono``, set by the filter).
 """
 from __future__ import annotations
 

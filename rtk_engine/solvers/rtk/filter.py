@@ -12,6 +12,9 @@ Design
   satellite free: the DD ambiguities are formed from them when needed (as RTKLIB does).
   Kinematic: the position is re-estimated every epoch from a prior (last position + last velocity
   * dt, sigma ``kinematic_pos_std_m``), no dynamics model. Static: one constant position.
+  Long baselines (``iono``): single-difference ionosphere states (per satellite, a common vertical
+  and its east/north gradients over the pierce points); optionally (``tropo``) a relative zenith
+  wet delay.
 * Everything inside an epoch is vectorised over satellites x signals; the epoch loop is the only
   Python loop. Matrix work uses the active subset of states only.
 * Ambiguity resolution (``ambiguity.py``): DD ambiguities of eligible signals -> LAMBDA/MLAMBDA,
@@ -34,6 +37,7 @@ from ...arrays import sorted_unique, unique
 from ...geodesy.ellipsoid import ecef_to_geodetic_point, enu_rotation_point
 from ...models.geometry import geometric_range
 from ...models.troposphere import tropo_delay_site
+from ...satellites import is_bds_geo
 from ...solution import Quality
 from .ambiguity import ArResult, dd_transform, group_refs, resolve
 from .cycle_slip import SlipDetector
@@ -51,6 +55,14 @@ def iono_mapping(el_rad: np.ndarray) -> np.ndarray:
     """Single-layer (350 km) ionospheric mapping function: slant / vertical delay."""
     c = R_EARTH_M / (R_EARTH_M + IONO_H_M) * np.cos(el_rad)
     return 1.0 / np.sqrt(1.0 - c * c)
+
+
+def pierce_offset_1000km(az_rad: np.ndarray, el_rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """East and north offset [1000 km] of the single-layer (350 km) pierce point from the station,
+    along the surface: R * psi (sin az, cos az), psi the Earth-central angle to the pierce point."""
+    psi = 0.5 * np.pi - el_rad - np.arcsin(R_EARTH_M / (R_EARTH_M + IONO_H_M) * np.cos(el_rad))
+    d = R_EARTH_M * 1e-6 * psi
+    return d * np.sin(az_rad), d * np.cos(az_rad)
 
 
 @dataclass
@@ -103,6 +115,7 @@ class _DdLayout:
     vert_on: bool
     ion: tuple | None  # (iono state i, j, mu i, mu j) when iono_on
     h_vert: np.ndarray | None
+    h_grad: np.ndarray | None = None  # [m, 2] d(DD delay) / d(gradient east, north) when on
     R: np.ndarray | None = None
 
 
@@ -119,7 +132,7 @@ class RtkFilter:
         self.base_pos = np.asarray(base_pos, float)
         s, f = wavelength_m.shape
         self.shape = (s, f)
-        self.nx = NP + s * f + s + 1
+        self.nx = NP + s * f + s + 4
         self.amb_idx = (NP + np.arange(s * f)).reshape(s, f)
         # single-difference slant ionospheric delay at 1575.42 MHz [m], one per satellite (used when
         # ionosphere estimation is on); mu scales it to each signal: (f_L1 / f)^2
@@ -128,11 +141,21 @@ class RtkFilter:
         # M(el) * vertical + its own residual state (M: single-layer mapping at 350 km)
         self.ivert_idx = NP + s * f + s
         self.ivert_on = False
+        # optional horizontal gradient of that vertical delay over the pierce points [m at L1 per 1000 km,
+        # east and north]: vertical at a satellite's pierce point = vertical + g . (pierce point - station)
+        self.igrad_idx = NP + s * f + s + 1 + np.arange(2)
+        # optional relative zenith wet delay (rover - base) [m], Niell wet mapping at the rover
+        self.trop_idx = NP + s * f + s + 3
+        self.use_trop: bool | None = None if opts.tropo == "auto" else opts.tropo == "estimate"
+        self.trop_on = False
+        self._wet_map: np.ndarray | None = None
         self.iono_active = np.zeros(s, bool)
         self.iono_outage = np.zeros(s, int)
         self.mu = (wavelength_m / (299_792_458.0 / 1575.42e6)) ** 2
         self.is_glo = np.char.startswith(np.asarray(sats, "<U3"), "R")
         self.use_iono: bool | None = None if opts.iono == "auto" else opts.iono == "estimate"
+        if self.use_iono:
+            self._geo_ar_with_iono()
         self.x = np.zeros(self.nx)
         self.P = np.zeros((self.nx, self.nx))
         self.active = np.zeros((s, f), bool)
@@ -158,10 +181,25 @@ class RtkFilter:
         self.var_factor_r = np.ones((s, f))
         self.var_factor_b = np.ones((s, f))
         self._wl_ok = np.isfinite(wavelength_m)
+        self._base_rot = None
         self._el_mask_rad = np.radians(opts.elevation_mask_deg)
         self._kin_pos_P = np.eye(3) * opts.noise.kinematic_pos_std_m ** 2  # kinematic position prior [m^2]
 
     # ------------------------------------------------------------------ helpers
+    def _geo_ar_with_iono(self) -> None:
+        """With ionosphere states, BeiDou GEO ambiguities join AR (``ar.bds_geo_with_iono``): a float GEO
+        ambiguity is degenerate with the satellite's own ionosphere state and, its geometry never
+        changing, keeps the position error of the epochs that determined it."""
+        if self.opts.ar.bds_geo_with_iono:
+            self.fixable = self.fixable | is_bds_geo(self.sats)
+
+    def _base_enu_rot(self) -> np.ndarray:
+        """ECEF -> local east/north/up rotation at the base (computed once)."""
+        if self._base_rot is None:
+            lat, lon, _ = ecef_to_geodetic_point(*self.base_pos.tolist())
+            self._base_rot = enu_rotation_point(lat, lon)
+        return self._base_rot
+
     def _amb(self, x: np.ndarray) -> np.ndarray:
         """The ambiguity states of a state vector as an [S, F] view (``x[self.amb_idx]`` without a copy)."""
         return x[NP:NP + self.amb_idx.size].reshape(self.shape)
@@ -207,8 +245,16 @@ class RtkFilter:
             self.P[:, v] = 0.0
             self.P[v, v] = (n.iono_vertical_std_m_per_10km * base_km / 10.0) ** 2
             self.ivert_on = True
+            if n.iono_gradient_std_m_per_10km > 0:
+                g = self.igrad_idx
+                self.x[g] = 0.0
+                self.P[g, :] = 0.0
+                self.P[:, g] = 0.0
+                self.P[g, g] = (n.iono_gradient_std_m_per_10km * base_km / 10.0) ** 2
         elif self.ivert_on and dt:
             self.P[self.ivert_idx, self.ivert_idx] += n.iono_vertical_process_m_per_sqrt_s ** 2 * abs(dt)
+            if n.iono_gradient_std_m_per_10km > 0:
+                self.P[self.igrad_idx, self.igrad_idx] += n.iono_gradient_process_m_per_sqrt_s ** 2 * abs(dt)
         new = seen & ~self.iono_active
         if new.any():
             idx = self.iono_idx[new]
@@ -276,6 +322,8 @@ class RtkFilter:
 
         if self.use_iono and not first:
             self._iono_time_update(ok, dt)
+        if self.trop_on and dt:
+            self.P[self.trop_idx, self.trop_idx] += opts.noise.tropo_process_m_per_sqrt_s ** 2 * abs(dt)
 
         sd_phase = phr - phb
         sd_code = cr - cb
@@ -290,11 +338,22 @@ class RtkFilter:
             if seed is not None:
                 self.x[:NP] = seed
                 self.P[:NP, :NP] = self._kin_pos_P
+            base_km = np.linalg.norm((seed if seed is not None else self.base_pos) - self.base_pos) / 1e3
             if self.use_iono is None:  # "auto": decided on the first epoch's baseline length
-                base_km = np.linalg.norm((seed if seed is not None else self.base_pos) - self.base_pos) / 1e3
                 self.use_iono = bool(base_km > opts.iono_auto_baseline_km)
+                if self.use_iono:
+                    self._geo_ar_with_iono()
             if self.use_iono:
                 self._iono_time_update(ok, 0.0)
+            if self.use_trop is None:  # "auto": with ionosphere states or beyond tropo_auto_baseline_km
+                self.use_trop = bool(self.use_iono or base_km > opts.tropo_auto_baseline_km)
+            if self.use_trop and not self.trop_on:
+                t_ = self.trop_idx
+                self.x[t_] = 0.0
+                self.P[t_, :] = 0.0
+                self.P[:, t_] = 0.0
+                self.P[t_, t_] = opts.noise.tropo_std_m ** 2
+                self.trop_on = True
 
         # ---- measurement update, iterated (IEKF) only when the position moves far from the prior:
         # relinearising after a step d changes the ranges by ~d^2 / (2 * 20,000 km), 2.5 um at d = 10 m,
@@ -383,7 +442,7 @@ class RtkFilter:
             cache = self._epoch_terms = (A, (k, t), int(self._doy[1][k]),
                                          A.range_b_m[k] - A.sat_clk_b_m[k] + A.trop_b_m[k])
         doy, base_model = cache[2], cache[3]
-        trop, _ = tropo_delay_site(el_r, lat, h, doy)  # NaN below the horizon and for NaN LOS
+        trop, self._wet_map = tropo_delay_site(el_r, lat, h, doy)  # NaN below the horizon and for NaN LOS
         geo = ((rng - A.sat_clk_r_m[k] + trop) - base_model)[:, None]  # [S, 1]: broadcasts over the slots
         if A.ant_r is not None:
             az_r = np.arctan2(enu[:, 0], enu[:, 1]) % (2.0 * np.pi)
@@ -417,7 +476,8 @@ class RtkFilter:
         amb_j = self.amb_idx[j_s, j_f]
         iono_on = bool(self.use_iono) and self.iono_active[i_s].all() and self.iono_active[j_s].all()
         vert_on = iono_on and self.ivert_on
-        h_vert = None
+        grad_on = vert_on and opts.noise.iono_gradient_std_m_per_10km > 0
+        h_vert = h_grad = None
         if iono_on:
             ion_i, ion_j = self.iono_idx[i_s], self.iono_idx[j_s]
             mu_i, mu_j = self.mu[i_s, i_f], self.mu[j_s, j_f]
@@ -427,11 +487,21 @@ class RtkFilter:
                     mb = A.iono_map_b[k]
                     mf = np.where(np.isfinite(mb), mb, mf)
                 h_vert = mu_i * mf[i_s] - mu_j * mf[j_s]  # d(DD delay) / d(vertical)
+                if grad_on:  # d(DD delay) / d(gradient east, north): the pierce points seen from the base
+                    enu = (A.sat_pos_r[k] - self.base_pos) @ self._base_enu_rot().T
+                    az = np.arctan2(enu[:, 0], enu[:, 1])
+                    de, dn = pierce_offset_1000km(az, el)
+                    h_grad = np.stack((mu_i * mf[i_s] * de[i_s] - mu_j * mf[j_s] * de[j_s],
+                                       mu_i * mf[i_s] * dn[i_s] - mu_j * mf[j_s] * dn[j_s]), axis=1)
             ix = np.concatenate((_POS_IX, self.amb_idx[self.active], self.iono_idx[self.iono_active]))
             if vert_on:
                 ix = np.append(ix, self.ivert_idx)
+            if grad_on:
+                ix = np.append(ix, self.igrad_idx)
         else:
             ix = np.concatenate((_POS_IX, self.amb_idx[self.active]))
+        if self.trop_on:
+            ix = np.append(ix, self.trop_idx)
         col = np.full(self.nx, -1)
         col[ix] = np.arange(ix.size)
         m = nonref.size
@@ -447,10 +517,14 @@ class RtkFilter:
         if vert_on:
             H[r, col[self.ivert_idx]] = -h_vert
             H[m + r, col[self.ivert_idx]] = h_vert
+        if grad_on:
+            H[np.ix_(r, col[self.igrad_idx])] = -h_grad
+            H[np.ix_(m + r, col[self.igrad_idx])] = h_grad
         var_sd = self._sd_var(el)
         lay = _DdLayout(i_s=i_s, i_f=i_f, j_s=j_s, j_f=j_f, amb_i=amb_i, amb_j=amb_j, gn=g[nonref], ix=ix,
                         col=col, H=H, vi=var_sd[i_s, i_f], vj=var_sd[j_s, j_f], iono_on=iono_on,
-                        vert_on=vert_on, ion=(ion_i, ion_j, mu_i, mu_j) if iono_on else None, h_vert=h_vert)
+                        vert_on=vert_on, ion=(ion_i, ion_j, mu_i, mu_j) if iono_on else None, h_vert=h_vert,
+                        h_grad=h_grad)
         # the time-correlated code weight depends on the lock counts, which a rejection resets
         if not (opts.noise.code_correlation_s > 0 and self.use_iono and self.dt):
             lay.R = self._meas_cov(lay)
@@ -500,6 +574,12 @@ class RtkFilter:
         H = lay.H.copy()
         H[:m, :NP] = h_pos
         H[m:, :NP] = h_pos
+        if self.trop_on:  # d(DD range) / d(relative zenith wet delay), at the rover's elevations
+            wm = self._wet_map
+            h_trop = wm[i_s] - wm[j_s]
+            c_t = lay.col[self.trop_idx]
+            H[:m, c_t] = h_trop
+            H[m:, c_t] = h_trop
         x_lin = x_lin.copy()
         inactive = ~self.active
         self._amb(x_lin)[inactive] = 0.0
@@ -513,8 +593,14 @@ class RtkFilter:
                 dd_ion = mu_i * x_lin[ion_i] - mu_j * x_lin[ion_j]
                 if lay.vert_on:
                     dd_ion = dd_ion + lay.h_vert * x_lin[self.ivert_idx]
+                if lay.h_grad is not None:
+                    dd_ion = dd_ion + lay.h_grad @ x_lin[self.igrad_idx]
                 v_phi = v_phi + dd_ion  # phase advance: model -mu I
                 v_code = v_code - dd_ion
+            if self.trop_on:
+                dd_trop = h_trop * x_lin[self.trop_idx]
+                v_phi = v_phi - dd_trop
+                v_code = v_code - dd_trop
             R = lay.R if lay.R is not None else self._meas_cov(lay)
             # innovation about the prior: z - h(x_lin) + H (x_lin - x_prior)
             v = np.concatenate((v_phi, v_code)) + H @ (x_lin[ix] - x_prior[ix])

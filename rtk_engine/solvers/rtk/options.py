@@ -31,6 +31,10 @@ class NoiseOptions:
     iono_vertical_std_m_per_10km: float = 0.05
     iono_vertical_process_m_per_sqrt_s: float = 0.0001
     iono_residual_std_m_per_10km: float = 0.03
+    iono_gradient_std_m_per_10km: float = 0.05
+    tropo_std_m: float = 0.03
+    tropo_process_m_per_sqrt_s: float = 0.0001
+    iono_gradient_process_m_per_sqrt_s: float = 0.0001
     iono_mapping: str = "geometric"
     glonass_code_factor: float = 10.0
     snr_drop_decay_db_per_s: float = 0.1
@@ -45,6 +49,7 @@ class ArOptions:
     elevation_mask_deg: float = 15.0
     min_lock_epochs: int = 0
     exclude_bds_geo: bool = True
+    bds_geo_with_iono: bool = True
     ratio_at_10: float = 3.0
     ratio_min: float = 1.8
     ratio_max: float = 6.0
@@ -115,6 +120,8 @@ class RtkOptions:
     max_age_s: float = 30.0
     iono: str = "auto"
     iono_auto_baseline_km: float = 10.0
+    tropo: str = "off"
+    tropo_auto_baseline_km: float = 10.0
     bands: dict = field(default_factory=_default_bands)
     noise: NoiseOptions = field(default_factory=NoiseOptions)
     ar: ArOptions = field(default_factory=ArOptions)
@@ -131,6 +138,8 @@ class RtkOptions:
             raise RtkOptionsError(f"noise.iono_mapping must be geometric or broadcast, not {self.noise.iono_mapping!r}")
         if self.iono not in ("off", "estimate", "auto"):
             raise RtkOptionsError(f"iono must be off, estimate or auto, not {self.iono!r}")
+        if self.tropo not in ("off", "estimate", "auto"):
+            raise RtkOptionsError(f"tropo must be off, estimate or auto, not {self.tropo!r}")
         if self.ar.mode not in ("off", "instantaneous", "continuous", "fix-and-hold"):
             raise RtkOptionsError(f"ar.mode must be off, instantaneous, continuous or fix-and-hold, not {self.ar.mode!r}")
         if not 1 <= self.max_freqs <= 5:
