@@ -59,8 +59,8 @@ from rtk_engine.solvers import lambda_search
 if _ext.kernel("lambda_core", "reduce") is not None:
     lambda_search.reduce = _ext.kernel("lambda_core", "reduce")
     lambda_search.search = _ext.kernel("lambda_core", "search")
-from beidou.cli import main
-sys.exit(main(sys.argv[1:]))
+from beidou.cli import console_main
+sys.exit(console_main())
 """
 
 
