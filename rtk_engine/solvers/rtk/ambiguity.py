@@ -106,11 +106,11 @@ def resolve(flt, ok: np.ndarray, el: np.ndarray, rows) -> ArResult:
             if attempt - 1 >= drop_order.size:
                 break
             sel &= row_sat != drop_order[attempt - 1]
-        n_sel = int(sel.sum())
+        n_sel = int(np.count_nonzero(sel))
         if n_sel < o.min_ambiguities:
             reason = reason or "partial AR ran out of ambiguities"
             break
-        Qs = Qa_s[sel][:, sel]
+        Qs = sub(Qa_s, np.flatnonzero(sel))
         try:
             res = lambda_search(a_s[sel], Qs)
         except (LambdaError, LinAlgError, ValueError) as exc:  # an ill-conditioned subset: try the next one
