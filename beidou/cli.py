@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import os
 import sys
+
+# One BLAS thread, set before any command imports NumPy (a user's own setting wins). The engine's
+# matrices are at most a few hundred rows: OpenBLAS threads only spin (fujisawa-078 through
+# `beidou rtk`: 284 ms of CPU with the default two threads, 190 ms with one), a server handling many
+# rovers wants no oversubscription, and a threaded GEMM splits its sums by thread, so results would
+# depend on the machine's cores (here two threads moved fujisawa-078 L1+L2+L5 positions by 0.2 mm).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {

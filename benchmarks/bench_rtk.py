@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: the in-process runs as the timed children
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy: the in-process runs as the beidou program (beidou/cli.py)
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 DATA = Path(os.environ.get("BEIDOU_SHARED_DATA", REPO.parent / "shared" / "data")) / "rtk"

@@ -5,7 +5,11 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
+# as the `beidou` program does (beidou/cli.py): one BLAS thread, so results do not depend on the
+# machine's core count; set before any test module imports NumPy
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("BEIDOU_SHARED_DATA", REPO.parent / "shared" / "data"))
