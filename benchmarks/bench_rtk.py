@@ -12,7 +12,11 @@ modules are byte-compiled first, as an installed package is: with ``PYTHONDONTWR
 (set on the test machine) every run would otherwise recompile its ~40 modules from source, about
 100 ms per process that no installed ``beidou`` pays.
 
-    .venv/bin/python benchmarks/bench_rtk.py [--repeat 7]
+    .venv/bin/python benchmarks/bench_rtk.py [--repeat 7] [--instructions]
+
+``--instructions`` also counts the instructions of one compiled run and one rnx2rtkp run per file with
+``valgrind --tool=callgrind`` (about a minute per file): a ratio no other load on the machine moves,
+though not a time ratio (the interpreter runs fewer instructions per cycle than rnx2rtkp's C).
 """
 from __future__ import annotations
 
@@ -84,6 +88,7 @@ def _wall_once(cmd: list[str], env: dict | None = None) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--instructions", action="store_true", help="also count instructions with callgrind")
     args = ap.parse_args(argv)
     if not DATA.is_dir():
         print(f"skip: {DATA} absent")
@@ -107,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     imports = [py, "-c", "import beidou.cli, rtk_engine.solvers.rtk, rtk_engine.formats.rinex_obs, "
                "rtk_engine.formats.rinex_nav"]
     startup = min(_wall_once(imports, env_c) for _ in range(args.repeat))
-    engine_rows, cpu_rows = [], []
+    engine_rows, cpu_rows, runs = [], [], []
     for name, (folder, rover, base, nav, n_ep) in CASES.items():
         d = DATA / folder
         ours = [py, "-c", WRAPPER, "rtk", "--quiet", "--nav", str(d / nav), "--base", str(d / base),
@@ -119,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             for key, cmd, env in (("rtklib", theirs, None), ("numpy", ours, env_np), ("compiled", ours, env_c)):
                 wall, cpu = _run_once(cmd, env)
                 best[key], best_cpu[key] = min(best[key], wall), min(best_cpu[key], cpu)
+        runs.append((name, ours, theirs))
         ms = {k: v / n_ep * 1e3 for k, v in best.items()}
         print(f"{name:16s} {n_ep:6d} {ms['rtklib']:9.2f} {ms['numpy']:8.2f} {ms['compiled']:9.2f} "
               f"{ms['numpy'] / ms['rtklib']:13.2f} {ms['compiled'] / ms['rtklib']:16.2f}")
@@ -139,9 +145,27 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label:16s} {n_ep:6d} {e_np:8.2f} {e_c:9.2f} {e_np / e_c:9.2f} {e_np / rt_ref:13.2f} "
                   f"{e_c / rt_ref:16.2f}")
     print(f"start-up alone (python + imports, no work): {startup * 1e3:.0f} ms per process")
+    if args.instructions:
+        _instruction_counts(runs, env_c)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process (engine runs): {rss:.0f} MB")
     return 0
+
+
+def _instruction_counts(runs: list, env: dict) -> None:
+    """Instructions executed by one compiled ``beidou rtk`` run and one rnx2rtkp run (callgrind)."""
+    vg = shutil.which("valgrind")
+    if vg is None:
+        print("valgrind missing: no instruction counts")
+        return
+    print(f"\n{'instructions':16s} {'rnx2rtkp':>14s} {'compiled':>14s} {'compiled/rtklib':>16s}   (callgrind, whole process)")
+    for name, ours, theirs in runs:
+        counts = []
+        for cmd in (theirs, ours):
+            out = subprocess.run([vg, "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd], env=env,
+                                 capture_output=True, text=True, check=True).stderr
+            counts.append(int(next(ln for ln in out.splitlines() if "Collected" in ln).split()[-1]))
+        print(f"{name:16s} {counts[0]:14,d} {counts[1]:14,d} {counts[1] / counts[0]:16.2f}")
 
 
 def _byte_compile() -> None:
