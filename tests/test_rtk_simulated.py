@@ -113,7 +113,7 @@ def test_20km_other_geometries(seed, azimuth, dh, hour, systems):
     """Not the file the settings were developed on: another seed, another direction and height, another
     time, and a two-station network (other noise draws, other ionosphere-gradient centre). The last two
     never fixed in the three-station network before the ionosphere gradient states. Measured: see the
-    print; the bound here is 2 cm: over the 26 runs of benchmarks/bench_rtk_long_baseline.py (docs/rtk.md)
+    print; the bound here is 2 cm: over the 36 runs of benchmarks/bench_rtk_long_baseline.py (docs/rtk.md)
     fixed epochs reach 10-19 mm with correct integers (phase multipath through the per-satellite
     ionosphere, the same with the true integers), never a wrong integer."""
     nav, sims = _sim_other(seed, 20.0, azimuth, dh, hour)

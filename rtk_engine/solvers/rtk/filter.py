@@ -148,7 +148,6 @@ class RtkFilter:
         self.trop_idx = NP + s * f + s + 3
         self.use_trop: bool | None = None if opts.tropo == "auto" else opts.tropo == "estimate"
         self.trop_on = False
-        self._wet_map: np.ndarray | None = None
         self.iono_active = np.zeros(s, bool)
         self.iono_outage = np.zeros(s, int)
         self.mu = (wavelength_m / (299_792_458.0 / 1575.42e6)) ** 2
@@ -181,7 +180,8 @@ class RtkFilter:
         self.var_factor_r = np.ones((s, f))
         self.var_factor_b = np.ones((s, f))
         self._wl_ok = np.isfinite(wavelength_m)
-        self._base_rot = None
+        lat_b, lon_b, _ = ecef_to_geodetic_point(*self.base_pos.tolist())
+        self._base_rot = enu_rotation_point(lat_b, lon_b)  # ECEF -> east/north/up at the base
         self._el_mask_rad = np.radians(opts.elevation_mask_deg)
         self._kin_pos_P = np.eye(3) * opts.noise.kinematic_pos_std_m ** 2  # kinematic position prior [m^2]
 
@@ -192,13 +192,6 @@ class RtkFilter:
         changing, keeps the position error of the epochs that determined it."""
         if self.opts.ar.bds_geo_with_iono:
             self.fixable = self.fixable | is_bds_geo(self.sats)
-
-    def _base_enu_rot(self) -> np.ndarray:
-        """ECEF -> local east/north/up rotation at the base (computed once)."""
-        if self._base_rot is None:
-            lat, lon, _ = ecef_to_geodetic_point(*self.base_pos.tolist())
-            self._base_rot = enu_rotation_point(lat, lon)
-        return self._base_rot
 
     def _amb(self, x: np.ndarray) -> np.ndarray:
         """The ambiguity states of a state vector as an [S, F] view (``x[self.amb_idx]`` without a copy)."""
@@ -430,7 +423,8 @@ class RtkFilter:
     def _geometry(self, A: EpochArrays, k: int, pos: np.ndarray):
         """Single-difference modelled range [S, F] (m; [S, 1] without antenna models): geometry,
         satellite clock, troposphere and, when antenna models are given, ARP + PCO + PCV of both
-        receivers; and the rover LOS [S, 3]."""
+        receivers; the rover LOS [S, 3]; and the rover's Niell wet mapping [S] (the relative
+        troposphere state's partial)."""
         rng, los = geometric_range(A.sat_pos_r[k], pos[None, :])
         lat, lon, h = ecef_to_geodetic_point(*pos.tolist())
         enu = los @ enu_rotation_point(lat, lon).T
@@ -442,14 +436,14 @@ class RtkFilter:
             cache = self._epoch_terms = (A, (k, t), int(self._doy[1][k]),
                                          A.range_b_m[k] - A.sat_clk_b_m[k] + A.trop_b_m[k])
         doy, base_model = cache[2], cache[3]
-        trop, self._wet_map = tropo_delay_site(el_r, lat, h, doy)  # NaN below the horizon and for NaN LOS
+        trop, wet_map = tropo_delay_site(el_r, lat, h, doy)  # NaN below the horizon and for NaN LOS
         geo = ((rng - A.sat_clk_r_m[k] + trop) - base_model)[:, None]  # [S, 1]: broadcasts over the slots
         if A.ant_r is not None:
             az_r = np.arctan2(enu[:, 0], enu[:, 1]) % (2.0 * np.pi)
             geo = geo + A.ant_r.correction(az_r, el_r)
         if A.ant_b_m is not None:
             geo = geo - A.ant_b_m[k]
-        return geo, los
+        return geo, los, wet_map
 
     def _layout(self, A: EpochArrays, k: int, ok: np.ndarray, el: np.ndarray) -> _DdLayout | None:
         """The epoch's DD structure (pairs, state subset, H without the position columns, R), or None
@@ -488,7 +482,7 @@ class RtkFilter:
                     mf = np.where(np.isfinite(mb), mb, mf)
                 h_vert = mu_i * mf[i_s] - mu_j * mf[j_s]  # d(DD delay) / d(vertical)
                 if grad_on:  # d(DD delay) / d(gradient east, north): the pierce points seen from the base
-                    enu = (A.sat_pos_r[k] - self.base_pos) @ self._base_enu_rot().T
+                    enu = (A.sat_pos_r[k] - self.base_pos) @ self._base_rot.T
                     az = np.arctan2(enu[:, 0], enu[:, 1])
                     de, dn = pierce_offset_1000km(az, el)
                     h_grad = np.stack((mu_i * mf[i_s] * de[i_s] - mu_j * mf[j_s] * de[j_s],
@@ -567,7 +561,7 @@ class RtkFilter:
         i_s, i_f, j_s, j_f, amb_i, amb_j, gn, ix = lay.i_s, lay.i_f, lay.j_s, lay.j_f, lay.amb_i, lay.amb_j, lay.gn, lay.ix
         m = i_s.size
         wl = self.wl
-        geo, los = self._geometry(A, k, x_lin[:NP])
+        geo, los, wet_map = self._geometry(A, k, x_lin[:NP])
         y_phi = wl * sd_phase - geo
         y_code = sd_code - geo
         h_pos = -(los[i_s] - los[j_s])
@@ -575,8 +569,7 @@ class RtkFilter:
         H[:m, :NP] = h_pos
         H[m:, :NP] = h_pos
         if self.trop_on:  # d(DD range) / d(relative zenith wet delay), at the rover's elevations
-            wm = self._wet_map
-            h_trop = wm[i_s] - wm[j_s]
+            h_trop = wet_map[i_s] - wet_map[j_s]
             c_t = lay.col[self.trop_idx]
             H[:m, c_t] = h_trop
             H[m:, c_t] = h_trop
